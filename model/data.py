@@ -1,0 +1,112 @@
+"""Load MNIST as `(x_train, y_train), (x_test, y_test)` uint8 arrays.
+
+Where the data comes from, first match wins:
+
+1. an explicit path (`train.py --data PATH`, or the `path` argument);
+2. the environment variable `MNIST_PATH`;
+3. `keras.datasets.mnist.load_data()`, the download (cached by Keras in
+   `~/.keras/datasets`) that users with an internet connection get.
+
+A file must be an `.npz` with the keys `x_train, y_train, x_test, y_test`, laid
+out as Keras returns them. Whatever the source, the arrays are checked before
+anyone trains on them, and every failure becomes one `MnistUnavailable` whose
+message is a sentence a person can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+ENV_VAR = "MNIST_PATH"
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+class MnistUnavailable(Exception):
+    """MNIST could not be loaded; the message says what to do about it."""
+
+
+def load_mnist(path: str | os.PathLike | None = None) -> tuple[Split, Split]:
+    """Return `(x_train, y_train), (x_test, y_test)`: images (N, 28, 28) uint8, labels (N,) uint8."""
+    source = mnist_source(path)
+    arrays = _read_npz(source) if source is not None else _download()
+    return validate_mnist(arrays, where=str(source or "the Keras download"))
+
+
+def mnist_source(path: str | os.PathLike | None = None) -> Path | None:
+    """The file MNIST will be read from, or None when it will be downloaded."""
+    if path is not None and str(path) != "":
+        return Path(path)
+    from_env = os.environ.get(ENV_VAR, "").strip()
+    return Path(from_env) if from_env else None
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in chunks (it goes into the model card)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def validate_mnist(arrays: dict[str, np.ndarray], where: str) -> tuple[Split, Split]:
+    """Check keys, shapes, dtypes and labels; return the two splits as uint8."""
+    missing = [key for key in KEYS if key not in arrays]
+    if missing:
+        raise MnistUnavailable(
+            f"{where} is not an MNIST file: it lacks {', '.join(missing)} "
+            f"(expected the keys {', '.join(KEYS)})."
+        )
+    splits = []
+    for part in ("train", "test"):
+        x, y = np.asarray(arrays[f"x_{part}"]), np.asarray(arrays[f"y_{part}"])
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or x.shape[0] == 0:
+            raise MnistUnavailable(
+                f"{where}: x_{part} has shape {x.shape}, expected (N, 28, 28) with N > 0."
+            )
+        if x.dtype != np.uint8:
+            raise MnistUnavailable(f"{where}: x_{part} is {x.dtype}, expected uint8 pixels 0-255.")
+        if y.shape != (x.shape[0],):
+            raise MnistUnavailable(
+                f"{where}: y_{part} has shape {y.shape}, expected ({x.shape[0]},) to match x_{part}."
+            )
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() > 9:
+            raise MnistUnavailable(f"{where}: y_{part} must hold integer labels 0-9.")
+        splits.append((x, y.astype(np.uint8)))
+    return splits[0], splits[1]
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise MnistUnavailable(
+            f"No MNIST file at {path}: set {ENV_VAR} (or --data) to the path of an mnist.npz."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files if key in KEYS}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise MnistUnavailable(
+            f"{path} could not be read as an .npz ({error}): point {ENV_VAR} at an intact mnist.npz."
+        ) from None
+
+
+def _download() -> dict[str, np.ndarray]:
+    # Keras (and TensorFlow behind it) is imported only on this path: reading a
+    # local file must not wait for it.
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as error:  # the download raises bare Exception on network errors
+        raise MnistUnavailable(
+            f"MNIST could not be downloaded ({str(error).splitlines()[0][:160]}): connect to "
+            f"the internet, or set {ENV_VAR} to the path of a local mnist.npz."
+        ) from None
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}

@@ -1,0 +1,170 @@
+"""The Keras ANN: building, training with progress, saving atomically, loading safely."""
+
+import json
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from model.card import backup_path, card_path
+from model.config import TrainConfig
+from model.inference import DenseNet, ModelFileError
+from model.metrics import evaluate
+from model.network import Progress, build_ann, load_model, save_model, train
+from model.training import fit_network
+
+
+def dense_sizes(model):
+    return [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+@pytest.mark.parametrize("hidden", [(128, 64), (10,), (300, 200, 100, 50)])
+def test_build_ann_has_the_layers_and_parameters_asked_for(hidden):
+    model = build_ann(hidden)
+    assert dense_sizes(model) == [*hidden, 10]
+    sizes = [784, *hidden, 10]
+    assert model.count_params() == sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    assert model.layers[-1].activation is keras.activations.softmax
+    assert all(layer.activation is keras.activations.relu for layer in model.layers[1:-1]
+               if isinstance(layer, keras.layers.Dense))
+    assert model.input_shape == (None, 28, 28)
+
+
+def test_dropout_follows_each_hidden_layer_when_asked():
+    kinds = [type(layer).__name__ for layer in build_ann((32, 16), dropout=0.25).layers]
+    assert kinds == ["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
+    assert "Dropout" not in [type(layer).__name__ for layer in build_ann((32, 16)).layers]
+
+
+def test_learning_rate_is_set():
+    assert float(build_ann((8,), learning_rate=0.005).optimizer.learning_rate) == pytest.approx(0.005)
+
+
+def test_short_training_beats_chance_by_far(tiny_mnist):
+    (x_train, y_train), (x_test, y_test) = tiny_mnist
+    keras.utils.set_random_seed(0)
+    model = build_ann((64,))
+    history = train(model, x_train, y_train, epochs=1, batch_size=32)
+    accuracy = evaluate(DenseNet.from_keras(model).probabilities(x_test / 255.0), y_test).accuracy
+    assert accuracy > 0.6, f"chance is 0.1; got {accuracy:.3f}"
+    assert set(history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+
+
+def test_progress_hook_sees_every_batch_and_epoch(tiny_mnist):
+    (x_train, y_train), _ = tiny_mnist
+    events: list[Progress] = []
+    train(build_ann((16,)), x_train[:1000], y_train[:1000], epochs=2, batch_size=100,
+          validation_split=0.1, on_progress=events.append)
+    batch_events = [e for e in events if not e.epoch_done]
+    epoch_events = [e for e in events if e.epoch_done]
+    assert len(batch_events) == 2 * 9  # 900 training images / 100 per batch, twice
+    assert [e.epoch for e in epoch_events] == [1, 2]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epoch_events[-1].logs)
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+
+
+def test_should_stop_ends_training_early(tiny_mnist):
+    (x_train, y_train), _ = tiny_mnist
+    events = []
+    history = train(build_ann((16,)), x_train, y_train, epochs=5, batch_size=50,
+                    on_progress=events.append, should_stop=lambda: len(events) >= 3)
+    assert len(history["loss"]) == 1 and len(events) < 10
+
+
+def test_same_seed_same_network(tiny_mnist):
+    config = TrainConfig(hidden=(32,), epochs=1, batch_size=64, seed=7)
+    first = fit_network(config, tiny_mnist, {}, "cmd")
+    second = fit_network(config, tiny_mnist, {}, "cmd")
+    assert first.card["test"]["accuracy"] == second.card["test"]["accuracy"]
+    for a, b in zip(first.net.weights(), second.net.weights()):
+        np.testing.assert_array_equal(a, b)
+    other = fit_network(TrainConfig(hidden=(32,), epochs=1, batch_size=64, seed=8), tiny_mnist, {}, "cmd")
+    assert not np.array_equal(first.net.kernels[0], other.net.kernels[0])
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_mnist):
+    config = TrainConfig(hidden=(48, 24), epochs=1, batch_size=64, dropout=0.1)
+    return fit_network(config, tiny_mnist, {"source": "tiny", "sha256": None}, config.command())
+
+
+def test_save_then_load_gives_identical_predictions(trained, tiny_mnist, tmp_path):
+    path = tmp_path / "net.keras"
+    save_model(trained.model, path, trained.card)
+    x = tiny_mnist[1][0][:200].astype(np.float32) / 255.0
+    before = trained.model(x, training=False).numpy()
+    np.testing.assert_array_equal(load_model(path)(x, training=False).numpy(), before)
+    # The NumPy reader used by the app agrees with Keras.
+    np.testing.assert_allclose(DenseNet.load(path).probabilities(x), before, atol=1e-6)
+    assert DenseNet.load(path).hidden == (48, 24)
+
+
+def test_card_is_written_beside_the_model(trained, tmp_path):
+    path = tmp_path / "net.keras"
+    save_model(trained.model, path, trained.card)
+    card = json.loads(card_path(path).read_text())
+    assert card["architecture"]["hidden"] == [48, 24]
+    assert card["parameters"] == trained.model.count_params()
+    assert card["test"]["accuracy"] == trained.card["test"]["accuracy"]
+    from model.data import file_sha256
+    assert card["model_sha256"] == file_sha256(path)
+
+
+def test_saved_file_has_no_optimizer_state(trained, tmp_path):
+    path = tmp_path / "net.keras"
+    save_model(trained.model, path)
+    with zipfile.ZipFile(path) as archive:
+        import h5py, io
+        with h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as h5:
+            assert "optimizer" not in h5
+
+
+def test_a_failed_save_leaves_the_old_model_intact(trained, tiny_mnist, tmp_path, monkeypatch):
+    path = tmp_path / "net.keras"
+    save_model(trained.model, path, trained.card)
+    old_bytes, old_card = path.read_bytes(), card_path(path).read_text()
+
+    def crash_mid_write(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"PK\x03\x04 half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(keras.Model, "save", crash_mid_write)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(build_ann((8,)), path, {"other": "card"})
+    assert path.read_bytes() == old_bytes and card_path(path).read_text() == old_card
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.keras"], "no temp files left"
+    DenseNet.load(path)  # still a valid model
+
+
+def test_backup_keeps_the_previous_default(trained, tmp_path):
+    path = tmp_path / "net.keras"
+    save_model(build_ann((8,)), path, {"name": "first"})
+    first = path.read_bytes()
+    save_model(trained.model, path, trained.card, backup=True)
+    assert backup_path(path).read_bytes() == first
+    assert json.loads(card_path(backup_path(path)).read_text())["name"] == "first"
+    assert DenseNet.load(path).hidden == (48, 24)
+
+
+def test_loading_is_safe_and_refuses_foreign_models(tmp_path):
+    conv = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax")])
+    conv.save(tmp_path / "conv.keras")
+    with pytest.raises(ModelFileError, match="not a Flatten"):
+        DenseNet.load(tmp_path / "conv.keras")
+    (tmp_path / "junk.keras").write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError, match="not a readable"):
+        DenseNet.load(tmp_path / "junk.keras")
+    with pytest.raises(ModelFileError, match="No model file"):
+        DenseNet.load(tmp_path / "missing.keras")
+
+
+def test_keras_loader_runs_no_code_from_the_file(tmp_path):
+    lambda_model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                                     keras.layers.Lambda(lambda t: t * 2), keras.layers.Dense(10)])
+    lambda_model.save(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match="safe_mode"):
+        load_model(tmp_path / "lambda.keras")

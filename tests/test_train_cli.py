@@ -1,0 +1,86 @@
+"""train.py: a real run end to end, and every way a bad request is refused."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, env_mnist=None, cwd=ROOT):
+    env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(Path.home())}
+    if env_mnist:
+        env["MNIST_PATH"] = str(env_mnist)
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--hidden", "0"], "1 to 4096 units"),
+        (["--hidden", "100000"], "1 to 4096 units"),
+        (["--hidden", *["8"] * 9], "1 to 8 hidden layers"),
+        (["--epochs", "0"], "Epochs must be 1 to 200"),
+        (["--epochs", "1000"], "Epochs must be 1 to 200"),
+        (["--dropout", "1.5"], "Dropout must be between 0 and 0.8"),
+        (["--learning-rate", "-1"], "Learning rate"),
+        (["--batch-size", "0"], "Batch size"),
+        (["--epochs", "ten"], "invalid int value"),
+        (["--out", "model.h5"], "must end in .keras"),
+        (["--out", "/no/such/folder/m.keras"], "does not exist"),
+    ],
+)
+def test_bad_arguments_end_in_one_line_and_write_nothing(tmp_path, args, message):
+    if "--out" not in args:
+        args = [*args, "--out", tmp_path / "m.keras"]
+    result = run(*args, "--data", tmp_path / "never-read.npz")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_path_is_refused_before_training(tmp_path):
+    # /proc refuses new files even to root, unlike a chmod-ed folder.
+    result = run("--out", "/proc/net.keras", "--data", tmp_path / "never-read.npz")
+    assert result.returncode == 2
+    assert "cannot save to /proc/net.keras: cannot write in /proc" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_data_file(tmp_path):
+    result = run("--data", tmp_path / "missing.npz", "--out", tmp_path / "m.keras")
+    assert result.returncode == 1
+    assert "No MNIST file" in result.stderr and "MNIST_PATH" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_run_writes_model_and_card(tiny_mnist_path, tmp_path):
+    out = tmp_path / "net.keras"
+    result = run("--hidden", "32", "16", "--epochs", "2", "--batch-size", "64", "--seed", "3",
+                 "--out", out, env_mnist=tiny_mnist_path)
+    assert result.returncode == 0, result.stderr
+    assert "epoch   1/2" in result.stdout and "epoch   2/2" in result.stdout
+    assert "Test accuracy" in result.stdout
+    card = json.loads(out.with_suffix(".json").read_text())
+    for key in ("architecture", "parameters", "hyperparameters", "seed", "test", "training_seconds",
+                "data", "versions", "created", "command", "model_sha256", "history"):
+        assert key in card
+    assert card["hyperparameters"]["hidden"] == [32, 16] and card["seed"] == 3
+    assert card["data"]["sha256"] and card["data"]["source"] == str(tiny_mnist_path)
+    assert set(card["versions"]) >= {"tensorflow", "keras", "numpy", "python"}
+    assert len(card["test"]["confusion"]) == 10 and len(card["test"]["per_class_accuracy"]) == 10
+    assert card["test"]["accuracy"] > 0.5
+
+    # The card's command repeats the run exactly.
+    again = tmp_path / "again.keras"
+    command = card["command"].split()[2:]  # drop "python train.py"
+    command[command.index("--out") + 1] = str(again)
+    result = run(*command)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(again.with_suffix(".json").read_text())["test"]["accuracy"] == card["test"]["accuracy"]

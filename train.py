@@ -1,0 +1,139 @@
+"""Train the MNIST ANN from the command line and save it with its model card.
+
+    python train.py --hidden 128 64 --epochs 10 --batch-size 128 --dropout 0.2 \\
+        --learning-rate 0.001 --seed 0 --data PATH --out model/mnist_ann.keras
+
+Every argument is checked before anything is loaded or trained; a bad one
+ends the run with a one-line error and exit status 2, and nothing is written.
+The same seed and arguments on the same machine give the same network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from model.atomic import check_writable
+from model.config import CLI_LIMITS, TrainConfig
+from model.data import MnistUnavailable, file_sha256, load_mnist, mnist_source
+
+DEFAULTS = TrainConfig()
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake costs one line, not the whole usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = OneLineParser(
+        prog="train.py",
+        description="Train a Flatten → Dense(ReLU)… → Dense(softmax) network on MNIST and save it "
+        "with a JSON model card beside it.",
+    )
+    add = parser.add_argument
+    add("--hidden", type=int, nargs="+", default=list(DEFAULTS.hidden), metavar="UNITS",
+        help=f"units of each hidden layer, input side first (default: {' '.join(map(str, DEFAULTS.hidden))}); "
+        f"1 to {CLI_LIMITS.max_layers} layers of 1 to {CLI_LIMITS.max_units} units")
+    add("--epochs", type=int, default=DEFAULTS.epochs,
+        help=f"passes over the training data (default: {DEFAULTS.epochs}; 1 to {CLI_LIMITS.max_epochs})")
+    add("--batch-size", type=int, default=DEFAULTS.batch_size,
+        help=f"images per gradient step (default: {DEFAULTS.batch_size})")
+    add("--dropout", type=float, default=DEFAULTS.dropout,
+        help=f"dropout rate after each hidden layer, 0 to 0.8 (default: {DEFAULTS.dropout})")
+    add("--learning-rate", type=float, default=DEFAULTS.learning_rate,
+        help=f"Adam's learning rate (default: {DEFAULTS.learning_rate})")
+    add("--seed", type=int, default=DEFAULTS.seed,
+        help="random seed for weights, shuffling and the validation split; same seed, same network "
+        f"(default: {DEFAULTS.seed})")
+    add("--validation-split", type=float, default=DEFAULTS.validation_split,
+        help="share of the training images held out to validate after each epoch "
+        f"(default: {DEFAULTS.validation_split})")
+    add("--data", metavar="PATH", default=None,
+        help="mnist.npz with x_train, y_train, x_test, y_test (default: $MNIST_PATH, "
+        "else Keras downloads MNIST)")
+    add("--out", metavar="PATH", default="model/mnist_ann.keras",
+        help="where to write the model; its card goes beside it as .json, and a model already "
+        "there is kept as .backup.keras (default: model/mnist_ann.keras)")
+    args = parser.parse_args(argv)
+
+    args.config = TrainConfig(
+        hidden=tuple(args.hidden),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        dropout=args.dropout,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        validation_split=args.validation_split,
+    )
+    problems = args.config.problems(CLI_LIMITS)
+    if problems:
+        parser.error(" ".join(problems))
+    if not args.out.endswith(".keras"):
+        parser.error(f"--out must end in .keras (got {args.out}).")
+    unwritable = check_writable(args.out)
+    if unwritable:
+        parser.error(f"cannot save to {args.out}: {unwritable}.")
+    return args
+
+
+def print_progress(p) -> None:
+    if p.epoch_done:
+        logs = p.logs
+        print(
+            f"\repoch {p.epoch:>3}/{p.epochs}  loss {logs.get('loss', 0):.4f}  "
+            f"accuracy {logs.get('accuracy', 0):.2%}  val_loss {logs.get('val_loss', 0):.4f}  "
+            f"val_accuracy {logs.get('val_accuracy', 0):.2%}",
+            flush=True,
+        )
+    elif sys.stdout.isatty() and (p.batch % 20 == 0 or p.batch == p.batches):
+        print(f"\repoch {p.epoch:>3}/{p.epochs}  batch {p.batch}/{p.batches}", end="", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        mnist = load_mnist(args.data)
+    except MnistUnavailable as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 1
+    source = mnist_source(args.data)
+    data_info = {
+        "source": str(source) if source else "keras.datasets.mnist",
+        "sha256": file_sha256(source) if source else None,
+    }
+
+    # TensorFlow is imported only now: argument errors and --help stay instant.
+    from model.network import save_model
+    from model.training import fit_network
+
+    config = args.config
+    print(f"Training {config.hidden} on {len(mnist[0][0])} images for {config.epochs} epochs …", flush=True)
+    started = time.perf_counter()
+    try:
+        result = fit_network(
+            config,
+            mnist,
+            data_info,
+            command=config.command(out=args.out, data=str(source) if source else None),
+            on_progress=print_progress,
+        )
+        test = result.card["test"]
+        print(f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
+              f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s.")
+        save_model(result.model, args.out, result.card, backup=True)
+    except KeyboardInterrupt:
+        print("\ntrain.py: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+    except OSError as error:
+        print(f"train.py: error: could not save {args.out}: {error}", file=sys.stderr)
+        return 1
+    print(f"Saved {args.out} and its card {args.out[: -len('.keras')]}.json.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
