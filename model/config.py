@@ -24,6 +24,19 @@ CLI_LIMITS = Limits(max_layers=8, max_units=4096, max_epochs=200, max_batch_size
 APP_LIMITS = Limits(max_layers=4, max_units=1024, max_epochs=50, max_batch_size=2048)
 
 
+def parse_layer_sizes(text: str) -> tuple[int, ...]:
+    """"128, 64" → (128, 64); anything else is a ValueError that says what was expected."""
+    words = text.replace(",", " ").split()
+    if not words:
+        raise ValueError("Give at least one hidden layer size, e.g. 128, 64.")
+    try:
+        return tuple(int(word) for word in words)
+    except ValueError:
+        raise ValueError(
+            f"Hidden layers must be whole numbers separated by commas, e.g. 128, 64 (got {text!r})."
+        ) from None
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     hidden: tuple[int, ...] = (128, 64)

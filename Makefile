@@ -1,0 +1,15 @@
+# The two things a person does with this project. See README.md.
+PYTHON ?= python3
+
+.PHONY: app test
+
+# Install what the app needs and start it.
+app:
+	$(PYTHON) -m pip install -q -r requirements.txt
+	$(PYTHON) -m streamlit run app.py
+
+# Install what the tests need (Python packages, Debian's Chromium) and run them all.
+test:
+	$(PYTHON) -m pip install -q -r requirements-dev.txt
+	./scripts/install-chromium.sh
+	$(PYTHON) -m pytest

@@ -1,0 +1,52 @@
+"""The network that ships in model/: what every visitor meets first."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from model.card import card_path
+from model.data import file_sha256
+from model.inference import DenseNet
+from model.metrics import evaluate
+from model.network import load_model
+
+SHIPPED = os.path.join(os.path.dirname(__file__), "..", "model", "mnist_ann.keras")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return DenseNet.load(SHIPPED)
+
+
+@pytest.fixture(scope="module")
+def card():
+    return json.loads(card_path(SHIPPED).read_text())
+
+
+def test_it_is_a_small_pure_dense_ann(shipped):
+    assert os.path.getsize(SHIPPED) < 5 * 1024 * 1024
+    assert len(shipped.kernels) >= 2  # at least one hidden layer
+    assert shipped.kernels[0].shape[0] == 784 and shipped.kernels[-1].shape[1] == 10
+
+
+def test_card_matches_the_file(shipped, card):
+    assert card["model_sha256"] == file_sha256(SHIPPED)
+    assert card["architecture"]["hidden"] == list(shipped.hidden)
+    assert card["parameters"] == shipped.parameter_count
+    assert card["command"].startswith("python train.py ")
+
+
+def test_keras_safe_mode_loads_it_and_agrees_with_numpy(shipped, mnist):
+    x = mnist[1][0][:256].astype(np.float32) / 255.0
+    model = load_model(SHIPPED)
+    np.testing.assert_allclose(shipped.probabilities(x), model(x, training=False).numpy(), atol=1e-5)
+
+
+def test_test_set_accuracy_is_at_least_98_5_percent(shipped, card, mnist):
+    (_, _), (x_test, y_test) = mnist
+    result = evaluate(shipped.probabilities_batched(x_test.astype(np.float32) / 255.0), y_test)
+    assert result.count == 10_000
+    assert result.accuracy >= 0.985, f"shipped model reads {result.accuracy:.2%} of the MNIST test set"
+    assert result.accuracy == pytest.approx(card["test"]["accuracy"], abs=1e-4), "the card tells the truth"
