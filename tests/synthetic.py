@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from bench.canvas import render_strokes
 from model.preprocess import to_mnist
 
 
@@ -61,20 +62,7 @@ def draw_on_canvas(
     ink=(0, 0, 0, 255),
     background=(0, 0, 0, 0),
 ) -> np.ndarray:
-    """Polylines in a unit box drawn with a round brush at `box` = (left, top, size) on an RGBA canvas.
-
-    Like the app's canvas: `background` (0, 0, 0, 0) is transparent, the
-    brush is round with anti-aliased edges (drawn 4× larger, then reduced).
-    """
-    factor = 4
-    w, h = canvas
-    image = Image.new("RGBA", (w * factor, h * factor), background)
-    draw = ImageDraw.Draw(image)
+    """Unit-box polylines drawn at `box` = (left, top, size) on a `canvas` = (width, height) RGBA image."""
     left, top, size = box
-    r = width * factor / 2
-    for line in strokes:
-        points = [((left + x * size) * factor, (top + y * size) * factor) for x, y in line]
-        draw.line(points, fill=ink, width=int(width * factor), joint="curve")
-        for px, py in (points[0], points[-1]):
-            draw.ellipse((px - r, py - r, px + r, py + r), fill=ink)
-    return np.asarray(image.resize((w, h), Image.BOX))
+    placed = [[(left + x * size, top + y * size) for x, y in line] for line in strokes]
+    return render_strokes(placed, width, canvas, ink=ink, background=background)

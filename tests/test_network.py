@@ -168,3 +168,32 @@ def test_keras_loader_runs_no_code_from_the_file(tmp_path):
     lambda_model.save(tmp_path / "lambda.keras")
     with pytest.raises(ValueError, match="safe_mode"):
         load_model(tmp_path / "lambda.keras")
+
+
+def test_two_saves_at_the_same_moment_leave_a_valid_pair(tmp_path):
+    import threading
+
+    path = tmp_path / "net.keras"
+    models = {hidden: build_ann((hidden,)) for hidden in (8, 16, 24, 32)}
+    barrier = threading.Barrier(len(models))
+    errors = []
+
+    def save(hidden):
+        try:
+            barrier.wait()
+            save_model(models[hidden], path, {"hidden": hidden}, backup=True)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=save, args=(h,)) for h in models]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    saved = DenseNet.load(path)
+    card = json.loads(card_path(path).read_text())
+    assert saved.hidden == (card["hidden"],), "the card describes the model beside it"
+    from model.data import file_sha256
+    assert card["model_sha256"] == file_sha256(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.backup.json", "net.backup.keras", "net.json", "net.keras"]

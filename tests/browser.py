@@ -1,0 +1,116 @@
+"""Drive the real app in Debian's Chromium through Playwright: start it, draw on it, read it.
+
+Shared by the end-to-end tests and the browser benchmark. Playwright's own
+browser download does not work on offline build machines, so Chromium is
+Debian's package at /usr/bin/chromium (`scripts/install-chromium.sh`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.canvas import SAMPLE_DRAWINGS
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+DRAWINGS = SAMPLE_DRAWINGS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(script: str | Path = "app.py", env: dict | None = None, log: Path | None = None) -> Iterator[str]:
+    """`streamlit run script` on a free localhost port; yields its URL once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]
+    out = open(log, "w") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
+                               stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with status {process.returncode} (log: {log})")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("streamlit did not answer within 60 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if log:
+            out.close()
+
+
+def launch_chromium(playwright):
+    if not os.access(CHROMIUM, os.X_OK):
+        raise RuntimeError(f"{CHROMIUM} is missing: run scripts/install-chromium.sh (make test does).")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+
+
+def canvas_box(page) -> dict:
+    """Where the drawing surface is on the page (fabric.js's upper canvas takes the mouse)."""
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=30_000)
+    return canvas.bounding_box()
+
+
+def draw(page, strokes, box: dict | None = None, scale: float = 1.0) -> None:
+    """Draw polylines (in 280×280 canvas pixels) with the mouse, one press per stroke."""
+    box = box or canvas_box(page)
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=8)
+        page.mouse.up()
+
+
+def clear_canvas(page) -> None:
+    page.locator("canvas.upper-canvas").first.hover()
+    page.get_by_role("button", name="Reset canvas & history").click()
+
+
+def prediction(page):
+    """The "Prediction" metric's locator (its value is the digit)."""
+    return page.get_by_test_id("stMetric").filter(has_text="Prediction").get_by_test_id("stMetricValue")
+
+
+def invitation(page):
+    """The empty-canvas invitation to draw."""
+    return page.get_by_test_id("stAlertContentInfo").filter(has_text="Draw a digit")

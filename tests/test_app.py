@@ -1,0 +1,154 @@
+"""The page's logic, through Streamlit's AppTest (no browser): empty state, validation, retrain, switching."""
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from model.card import backup_path, card_path
+from model.inference import DenseNet
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "model" / "mnist_ann.keras"
+
+
+@pytest.fixture
+def model_copy(tmp_path, monkeypatch):
+    """The app's default model, copied so that "Save as default" cannot touch the shipped one."""
+    path = tmp_path / "mnist_ann.keras"
+    shutil.copyfile(SHIPPED, path)
+    shutil.copyfile(card_path(SHIPPED), card_path(path))
+    monkeypatch.setenv("MODEL_PATH", str(path))
+    return path
+
+
+@pytest.fixture
+def app(model_copy, tiny_mnist_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", str(tiny_mnist_path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    return at.run()
+
+
+def texts(elements):
+    return [e.value for e in elements]
+
+
+def fill_form(at, layers="32", epochs=1, batch_size=64):
+    at.sidebar.text_input[0].set_value(layers)
+    inputs = {n.label: n for n in at.sidebar.number_input}
+    inputs["Epochs"].set_value(epochs)
+    inputs["Batch size"].set_value(batch_size)
+    return at
+
+
+def train_and_wait(at, timeout=120):
+    at.sidebar.button[0].click().run()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+        if len(at.sidebar.radio[0].options) > 1:
+            return at
+        assert not at.exception, at.exception
+        errors = texts(at.sidebar.error)
+        assert not errors, errors
+    pytest.fail("the new network did not appear in the list in time")
+
+
+def test_empty_canvas_invites_to_draw_and_predicts_nothing(app):
+    assert not app.exception
+    assert any("Draw a digit" in text for text in texts(app.main.info))
+    assert "Prediction" not in [m.label for m in app.main.metric]
+    assert len(app.main.get("vega_lite_chart")) == 0
+
+
+def test_default_network_is_listed_with_its_accuracy(app):
+    radio = app.sidebar.radio[0]
+    card = app.session_state["networks"]["Default"].card
+    assert radio.options == [f"Default: {card['architecture']['layers']} · {card['test']['accuracy']:.2%}"]
+    assert radio.value == "Default"
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        ("0, 5000", "Hidden layer 1 must have 1 to 1024 units (got 0)."),
+        ("64, 2000", "Hidden layer 2 must have 1 to 1024 units (got 2000)."),
+        ("8, 8, 8, 8, 8", "Use 1 to 4 hidden layers (got 5)."),
+        ("lots", "Hidden layers must be whole numbers"),
+        ("", "Give at least one hidden layer size"),
+    ],
+)
+def test_invalid_layers_are_refused_before_training(app, layers, message):
+    fill_form(app, layers=layers)
+    app.sidebar.button[0].click().run()
+    assert any(message in text for text in texts(app.sidebar.error)), texts(app.sidebar.error)
+    assert "job" not in app.session_state
+    assert len(app.sidebar.radio[0].options) == 1
+
+
+def test_retrain_adds_a_network_and_uses_it(app):
+    fill_form(app, layers="32, 16", epochs=1)
+    train_and_wait(app)
+    radio = app.sidebar.radio[0]
+    assert len(radio.options) == 2
+    assert radio.value == "Trained #1", "the new network is active right away"
+    new = app.session_state["networks"]["Trained #1"]
+    assert new.net.hidden == (32, 16)
+    assert new.card["test"]["count"] == 500  # the tiny test set, through MNIST_PATH
+    label = [o for o in radio.options if o.startswith("Trained #1")][0]
+    assert "784 → 32 → 16 → 10" in label and "%" in label
+    assert any(m.label == "Test accuracy" for m in app.sidebar.metric)
+    assert len(app.sidebar.get("vega_lite_chart")) >= 2, "the training curves are shown"
+
+    # Switching back to the default network.
+    app.sidebar.radio[0].set_value("Default").run()
+    assert app.session_state["active"] == "Default"
+    accuracy = [m.value for m in app.sidebar.metric if m.label == "Test accuracy"][0]
+    assert accuracy == f"{app.session_state['networks']['Default'].accuracy:.2%}"
+
+
+def test_save_as_default_writes_the_file_and_keeps_a_backup(app, model_copy):
+    before = model_copy.read_bytes()
+    fill_form(app, layers="24", epochs=1)
+    train_and_wait(app)
+    [save] = [b for b in app.sidebar.button if b.label == "Save as default"]
+    save.click().run()
+    assert not app.exception
+    assert backup_path(model_copy).read_bytes() == before
+    assert DenseNet.load(model_copy).hidden == (24,)
+    assert any("Saved Trained #1" in text for text in texts(app.sidebar.success))
+    # A new visitor now gets the saved network.
+    visitor = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert visitor.session_state["networks"]["Default"].net.hidden == (24,)
+
+
+def test_visitors_do_not_disturb_each_other(app, monkeypatch):
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    fill_form(app, layers="16", epochs=1)
+    train_and_wait(app)
+    other.run()
+    assert list(other.session_state["networks"]) == ["Default"]
+    assert other.session_state["active"] == "Default"
+
+
+def test_missing_mnist_is_explained_and_drawing_still_works(model_copy, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "nowhere.npz"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    [warning] = texts(at.sidebar.warning)
+    assert "MNIST_PATH" in warning and "does not exist" in warning
+    assert at.sidebar.button[0].disabled, "Train is disabled"
+    assert any("Draw a digit" in text for text in texts(at.main.info))
+    assert at.session_state["networks"]["Default"]
+
+
+def test_a_broken_default_model_is_explained(tmp_path, monkeypatch):
+    broken = tmp_path / "mnist_ann.keras"
+    broken.write_bytes(b"not a model")
+    monkeypatch.setenv("MODEL_PATH", str(broken))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any("No network to read with" in text and "not a readable" in text for text in texts(at.main.error))

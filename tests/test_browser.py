@@ -1,0 +1,85 @@
+"""End to end in a real browser: `streamlit run app.py`, Chromium, a mouse drawing digits."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from model.card import card_path
+from tests.browser import (
+    DRAWINGS, ROOT, canvas_box, clear_canvas, draw, invitation, launch_chromium, prediction, streamlit_server,
+)
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = ROOT / "artifacts" / "browser"
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, tiny_mnist_path):
+    home = tmp_path_factory.mktemp("app")
+    model = home / "mnist_ann.keras"
+    shutil.copyfile(ROOT / "model" / "mnist_ann.keras", model)
+    shutil.copyfile(card_path(ROOT / "model" / "mnist_ann.keras"), card_path(model))
+    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path)}
+    with streamlit_server(env=env, log=home / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(app_url)
+    canvas_box(page)
+    yield page
+    page.close()
+
+
+def test_drawn_digits_are_read_and_charted(page):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    expect(invitation(page)).to_be_visible()
+    for digit in (1, 0, 7):
+        clear_canvas(page)
+        expect(invitation(page)).to_be_visible(timeout=10_000)
+        draw(page, DRAWINGS[digit])
+        expect(prediction(page)).to_have_text(str(digit), timeout=15_000)
+        chart = page.get_by_test_id("stMain").get_by_test_id("stVegaLiteChart")
+        expect(chart.locator("canvas, svg").first).to_be_visible(timeout=10_000)
+        expect(page.get_by_text("What the model sees")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "page.png")
+
+
+def test_clearing_returns_to_the_invitation(page):
+    draw(page, DRAWINGS[4])
+    expect(prediction(page)).to_be_visible(timeout=15_000)
+    clear_canvas(page)
+    expect(invitation(page)).to_be_visible(timeout=10_000)
+    expect(prediction(page)).to_have_count(0)
+    expect(page.get_by_test_id("stMain").get_by_test_id("stVegaLiteChart")).to_have_count(0)
+
+
+def test_a_tiny_retrain_from_the_sidebar(page):
+    sidebar = page.get_by_test_id("stSidebar")
+    layers = sidebar.get_by_label("Hidden layers", exact=True)
+    layers.fill("16")
+    layers.press("Enter")
+    epochs = sidebar.get_by_label("Epochs", exact=True)
+    epochs.fill("1")
+    epochs.press("Enter")
+    sidebar.get_by_role("button", name="Train").click()
+    new_network = sidebar.get_by_text("Trained #1: 784 → 16 → 10")
+    expect(new_network).to_be_visible(timeout=120_000)
+    accuracy = sidebar.get_by_test_id("stMetric").filter(has_text="Test accuracy").get_by_test_id("stMetricValue")
+    expect(accuracy).to_have_text(__import__("re").compile(r"^\d+\.\d\d%$"))
+    # The new network reads the next drawing.
+    draw(page, DRAWINGS[1])
+    expect(prediction(page)).to_be_visible(timeout=15_000)
+    page.screenshot(path=ARTIFACTS / "after-retrain.png", full_page=True)

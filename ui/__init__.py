@@ -1,0 +1,1 @@
+"""The page's building blocks that are not ML: charts."""
