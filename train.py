@@ -1,7 +1,7 @@
 """Train the MNIST ANN from the command line and save it with its model card.
 
     python train.py --hidden 128 64 --epochs 10 --batch-size 128 --dropout 0.2 \\
-        --learning-rate 0.001 --seed 0 --data PATH --out model/mnist_ann.keras
+        --learning-rate 0.001 --seed 0 [--augment] --data PATH --out model/mnist_ann.keras
 
 Every argument is checked before anything is loaded or trained; a bad one
 ends the run with a one-line error and exit status 2, and nothing is written.
@@ -11,8 +11,10 @@ The same seed and arguments on the same machine give the same network.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
+from pathlib import Path
 
 from model.atomic import check_writable
 from model.config import CLI_LIMITS, TrainConfig
@@ -49,12 +51,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--seed", type=int, default=DEFAULTS.seed,
         help="random seed for weights, shuffling and the validation split; same seed, same network "
         f"(default: {DEFAULTS.seed})")
+    add("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
+        help="distort every batch afresh (rotation, shear, scale, shift, elastic, stroke thickness) so the "
+        "network reads drawings, not only MNIST; slower per epoch, needs more epochs (default: off)")
     add("--validation-split", type=float, default=DEFAULTS.validation_split,
         help="share of the training images held out to validate after each epoch "
         f"(default: {DEFAULTS.validation_split})")
     add("--data", metavar="PATH", default=None,
         help="mnist.npz with x_train, y_train, x_test, y_test (default: $MNIST_PATH, "
         "else Keras downloads MNIST)")
+    add("--extra", metavar="FOLDER", default=None,
+        help="a folder of your own labelled samples saved by the app (e.g. data/my_digits): a fixed fifth "
+        "is held out and scored, the rest is added to the training data, repeated to about a sixth of it")
     add("--out", metavar="PATH", default="model/mnist_ann.keras",
         help="where to write the model; its card goes beside it as .json, and a model already "
         "there is kept as .backup.keras (default: model/mnist_ann.keras)")
@@ -67,6 +75,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         dropout=args.dropout,
         learning_rate=args.learning_rate,
         seed=args.seed,
+        augment=args.augment,
         validation_split=args.validation_split,
     )
     problems = args.config.problems(CLI_LIMITS)
@@ -77,6 +86,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unwritable = check_writable(args.out)
     if unwritable:
         parser.error(f"cannot save to {args.out}: {unwritable}.")
+    if args.extra is not None:
+        from model.samples import SampleStore
+
+        if not Path(args.extra).is_dir():
+            parser.error(f"--extra {args.extra} is not a folder of samples.")
+        if not SampleStore(args.extra).entries():
+            parser.error(f"--extra {args.extra} holds no samples.")
     return args
 
 
@@ -93,6 +109,29 @@ def print_progress(p) -> None:
         print(f"\repoch {p.epoch:>3}/{p.epochs}  batch {p.batch}/{p.batches}", end="", flush=True)
 
 
+def own_samples(folder: str, mnist) -> dict:
+    """A person's samples: the held-out fifth aside, the rest mixed into MNIST's training split."""
+    from model.finetune import split_samples, training_mix
+    from model.samples import SampleStore
+
+    images, labels, ids = SampleStore(folder).arrays()
+    (own_x, own_y), (held_x, held_y) = split_samples(images, labels, ids)
+    (x_train, y_train), test = mnist
+    mixed = training_mix(x_train, y_train, own_x, own_y, mnist_subset=len(x_train))
+    print(f"Adding {len(own_x)} of your {len(images)} samples from {folder} ({len(held_x)} held out).")
+    return {"mnist": (mixed, test), "folder": folder, "trained_on": len(own_x), "held_x": held_x, "held_y": held_y}
+
+
+def score_held_out(net, extra: dict) -> dict:
+    from model.metrics import evaluate
+
+    held = {"folder": extra["folder"], "trained_on": extra["trained_on"], "held_out": len(extra["held_y"])}
+    if len(extra["held_y"]):
+        held["held_out_accuracy"] = evaluate(net.probabilities(extra["held_x"] / 255.0), extra["held_y"]).accuracy
+        print(f"Your held-out samples: {held['held_out_accuracy']:.2%} of {held['held_out']} read right.")
+    return held
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -106,11 +145,18 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": file_sha256(source) if source else None,
     }
 
+    extra = own_samples(args.extra, mnist) if args.extra else None
+    if extra:
+        mnist = extra["mnist"]
+
     # TensorFlow is imported only now: argument errors and --help stay instant.
     from model.network import save_model
     from model.training import fit_network
 
     config = args.config
+    command = config.command(out=args.out, data=str(source) if source else None)
+    if extra:
+        command += " " + shlex.join(["--extra", args.extra])
     print(f"Training {config.hidden} on {len(mnist[0][0])} images for {config.epochs} epochs …", flush=True)
     started = time.perf_counter()
     try:
@@ -118,9 +164,11 @@ def main(argv: list[str] | None = None) -> int:
             config,
             mnist,
             data_info,
-            command=config.command(out=args.out, data=str(source) if source else None),
+            command=command,
             on_progress=print_progress,
         )
+        if extra:
+            result.card["extra_samples"] = score_held_out(result.net, extra)
         test = result.card["test"]
         print(f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
               f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s.")

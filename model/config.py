@@ -45,6 +45,7 @@ class TrainConfig:
     dropout: float = 0.2
     learning_rate: float = 0.001
     seed: int = 0
+    augment: bool = False
     validation_split: float = 0.1
 
     def problems(self, limits: Limits) -> list[str]:
@@ -80,7 +81,13 @@ class TrainConfig:
         words += ["--epochs", str(self.epochs), "--batch-size", str(self.batch_size)]
         words += ["--dropout", f"{self.dropout:g}", "--learning-rate", f"{self.learning_rate:g}"]
         words += ["--seed", str(self.seed), "--validation-split", f"{self.validation_split:g}"]
+        words += ["--augment" if self.augment else "--no-augment"]
         if data:
             words += ["--data", data]
         words += ["--out", out]
         return shlex.join(words)
+
+
+# What the app's sidebar offers before anyone changes it: small and quick
+# (seconds on two cores), so a first retrain is a short wait.
+SIDEBAR_DEFAULTS = TrainConfig(hidden=(128, 64), epochs=5, batch_size=128, dropout=0.2, learning_rate=0.001)

@@ -107,11 +107,12 @@ def to_mnist(image: np.ndarray) -> np.ndarray | None:
     padded = np.pad(crop, ((pad_top, pad_bottom), (pad_left, pad_right)))
     window = (x0 + pad_left, y0 + pad_top, x0 + pad_left + span, y0 + pad_top + span)
 
-    # Pillow's bilinear filter widens with the reduction (a triangle over the
-    # source pixels: anti-aliased) and weighs fractional positions exactly;
-    # its box filter snaps the window to whole source pixels, which moves the
-    # centre of mass by up to a tenth of a pixel.
-    small = Image.fromarray(padded).resize((FRAME, FRAME), Image.BILINEAR, box=window)
+    # Pillow's bicubic filter widens with the reduction (anti-aliased) and
+    # weighs fractional positions exactly (its box filter snaps the window to
+    # whole source pixels, moving the centre of mass by up to 0.1 px). It is
+    # also sharper than bilinear: measured on drawings, the share of ink pixels
+    # at full intensity is closer to MNIST's (see docs/preprocessing.md).
+    small = Image.fromarray(padded).resize((FRAME, FRAME), Image.BICUBIC, box=window)
     return np.asarray(small, dtype=np.float32) / 255.0
 
 

@@ -52,6 +52,7 @@ def fit_network(
         batch_size=config.batch_size,
         validation_split=config.validation_split,
         seed=config.seed,
+        augment=config.augment,
         on_progress=on_progress,
         should_stop=should_stop,
     )

@@ -51,14 +51,17 @@ def test_short_training_beats_chance_by_far(tiny_mnist):
     assert set(history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
 
 
-def test_progress_hook_sees_every_batch_and_epoch(tiny_mnist):
+def test_progress_hook_sees_batches_and_every_epoch(tiny_mnist):
     (x_train, y_train), _ = tiny_mnist
     events: list[Progress] = []
-    train(build_ann((16,)), x_train[:1000], y_train[:1000], epochs=2, batch_size=100,
+    train(build_ann((16,)), x_train[:2000], y_train[:2000], epochs=2, batch_size=100,
           validation_split=0.1, on_progress=events.append)
     batch_events = [e for e in events if not e.epoch_done]
     epoch_events = [e for e in events if e.epoch_done]
-    assert len(batch_events) == 2 * 9  # 900 training images / 100 per batch, twice
+    # 1800 training images / 100 per batch = 18 batches, reported every
+    # STEPS_PER_EXECUTION (8) of them: after 8, 16 and the last 18.
+    assert [(e.epoch, e.batch) for e in batch_events] == [(1, 8), (1, 16), (1, 18), (2, 8), (2, 16), (2, 18)]
+    assert all(e.batches == 18 for e in events)
     assert [e.epoch for e in epoch_events] == [1, 2]
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epoch_events[-1].logs)
     fractions = [e.fraction for e in events]

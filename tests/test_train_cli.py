@@ -84,3 +84,31 @@ def test_a_full_run_writes_model_and_card(tiny_mnist_path, tmp_path):
     result = run(*command)
     assert result.returncode == 0, result.stderr
     assert json.loads(again.with_suffix(".json").read_text())["test"]["accuracy"] == card["test"]["accuracy"]
+
+
+def test_extra_samples_are_trained_on_and_scored(tiny_mnist_path, tmp_path):
+    import numpy as np
+
+    from model.samples import SampleStore
+
+    store = SampleStore(tmp_path / "mine")
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        image = np.zeros((28, 28), np.uint8)
+        image[4:24, 12 + i % 3:15 + i % 3] = 255  # a "1" of one's own
+        store.add(image, 1)
+    out = tmp_path / "net.keras"
+    result = run("--hidden", "16", "--epochs", "1", "--extra", store.folder, "--out", out, env_mnist=tiny_mnist_path)
+    assert result.returncode == 0, result.stderr
+    assert "Adding" in result.stdout
+    card = json.loads(out.with_suffix(".json").read_text())
+    extra = card["extra_samples"]
+    assert extra["trained_on"] + extra["held_out"] == 30 and extra["trained_on"] > 0
+    assert "--extra" in card["command"]
+
+
+def test_extra_must_be_a_folder_with_samples(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for folder, message in [(tmp_path / "missing", "is not a folder"), (tmp_path / "empty", "holds no samples")]:
+        result = run("--extra", folder, "--out", tmp_path / "m.keras", "--data", tmp_path / "x.npz")
+        assert result.returncode == 2 and message in result.stderr

@@ -1,0 +1,66 @@
+"""The drawn-digit benchmark's generator: deterministic, canvas-like, and what it claims to be."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from bench.drawn_digits import CANVAS, drawn_digits, indices, skeleton_points, thin
+from tests.synthetic import synthetic_digits
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return synthetic_digits(40, seed=11)  # MNIST-format stand-ins: the tests need no MNIST
+
+
+def test_thinning_leaves_a_one_pixel_wide_connected_line():
+    bar = np.zeros((40, 40), bool)
+    bar[10:30, 15:22] = True  # a thick vertical bar
+    skeleton = thin(bar)
+    assert skeleton.any() and (skeleton <= bar).all()
+    assert skeleton.sum(axis=1).max() == 1, "one pixel wide"
+    assert ndimage.label(skeleton, structure=np.ones((3, 3)))[1] == 1, "still one piece"
+    ring = np.zeros((40, 40), bool)
+    yy, xx = np.mgrid[:40, :40]
+    ring[(np.hypot(yy - 20, xx - 20) < 14) & (np.hypot(yy - 20, xx - 20) > 8)] = True
+    assert ndimage.label(~thin(ring))[1] == 2, "a 0 keeps its hole"
+
+
+def test_skeleton_points_lie_on_the_digit(digits):
+    image = digits[0][0]
+    points = skeleton_points(image)
+    assert len(points) > 20
+    rows, cols = points[:, 1].astype(int), points[:, 0].astype(int)
+    assert (ndimage.maximum_filter(image, 3)[rows, cols] > 0).all()
+
+
+def test_same_seed_same_drawings_and_any_slice_alone(digits):
+    x, y = digits
+    first = list(drawn_digits(x, y, count=6, seed=5))
+    again = list(drawn_digits(x, y, count=6, seed=5))
+    for (a, la), (b, lb) in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+        assert la == lb
+    tail = list(drawn_digits(x, y, count=6, seed=5, start=4))
+    np.testing.assert_array_equal(tail[0][0], first[4][0])
+    other = next(drawn_digits(x, y, count=1, seed=6))[0]
+    assert not np.array_equal(other, first[0][0])
+
+
+def test_drawings_look_like_the_apps_canvas(digits):
+    x, y = digits
+    for canvas, label in drawn_digits(x, y, count=20, seed=1):
+        assert canvas.shape == (CANVAS, CANVAS, 4) and canvas.dtype == np.uint8
+        ink = canvas[:, :, 3] > 0
+        assert not canvas[:, :, 3][~ink].any(), "transparent background"
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        longer = max(rows[-1] - rows[0], cols[-1] - cols[0])
+        assert 0.3 * CANVAS <= longer <= 0.97 * CANVAS, "a digit 35-85% of the canvas (+ brush)"
+        assert 0 <= label <= 9
+
+
+def test_labels_follow_the_chosen_test_digits(digits):
+    x, y = digits
+    chosen = indices(len(x), 10, seed=3)
+    assert len(set(chosen)) == 10 and chosen.max() < len(x)
+    assert [label for _, label in drawn_digits(x, y, count=10, seed=3)] == [int(y[i]) for i in chosen]
