@@ -56,13 +56,7 @@ def make_card(
         "parameters": parameters,
         "hyperparameters": config.as_dict(),
         "seed": config.seed,
-        "test": {
-            "loss": round(test.loss, 5),
-            "accuracy": round(test.accuracy, 5),
-            "count": test.count,
-            "per_class_accuracy": [round(a, 5) for a in test.per_class_accuracy],
-            "confusion": test.confusion,
-        },
+        "test": test_section(test),
         "history": {key: [round(v, 5) for v in values] for key, values in history.items()},
         "training_seconds": round(seconds, 1),
         "data": data,
@@ -70,6 +64,27 @@ def make_card(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": command,
     }
+
+
+def test_section(test: Evaluation) -> dict:
+    return {
+        "loss": round(test.loss, 5),
+        "accuracy": round(test.accuracy, 5),
+        "count": test.count,
+        "per_class_accuracy": [round(a, 5) for a in test.per_class_accuracy],
+        "confusion": test.confusion,
+    }
+
+
+def fine_tuned_card(base: dict, test: Evaluation, report: dict, seconds: float) -> dict:
+    """The card of a network fine-tuned from `base` on a person's samples."""
+    card = {key: value for key, value in base.items() if key not in ("command", "model_sha256", "history")}
+    card.update({
+        "test": test_section(test),
+        "fine_tune": {**report, "seconds": round(seconds, 1)},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+    return card
 
 
 def library_versions() -> dict[str, str]:
@@ -97,6 +112,8 @@ def training_summary(card: dict) -> str:
     images = card.get("data", {}).get("train_images")
     if images:
         parts.append(f"{images:,} images")
+    if "fine_tune" in card:
+        parts.append(f"then fine-tuned on {card['fine_tune']['trained_on']} of your samples")
     return " · ".join(parts) or "No training record."
 
 
