@@ -45,6 +45,20 @@ def render_strokes(strokes, width: float, size: tuple[int, int] = (280, 280),
     return over(coverage, np.array(ink, np.float32), np.array(background, np.float32))
 
 
+def render_points(points: np.ndarray, width: float, size: tuple[int, int] = (280, 280),
+                  ink: tuple = BLACK, background: tuple = TRANSPARENT) -> np.ndarray:
+    """A round brush of `width` px stamped at each (x, y) of `points`: a stroke when they are dense."""
+    s = SUPERSAMPLE
+    w, h = size
+    mask = Image.new("L", (w * s, h * s), 0)
+    draw = ImageDraw.Draw(mask)
+    r = width * s / 2
+    for x, y in np.asarray(points, dtype=np.float64) * s:
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    coverage = np.asarray(mask.resize((w, h), Image.BOX), dtype=np.float32)[..., None] / 255.0
+    return over(coverage, np.array(ink, np.float32), np.array(background, np.float32))
+
+
 def over(coverage: np.ndarray, ink: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Ink with `coverage` (H, W, 1) over a plain background, both RGBA 0-255, not premultiplied."""
     a_ink = coverage * ink[3] / 255.0

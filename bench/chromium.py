@@ -1,8 +1,9 @@
 """Drive the real app in Debian's Chromium through Playwright: start it, draw on it, read it.
 
-Shared by the end-to-end tests and the browser benchmark. Playwright's own
-browser download does not work on offline build machines, so Chromium is
-Debian's package at /usr/bin/chromium (`scripts/install-chromium.sh`).
+Shared by the end-to-end tests (tests/test_browser.py) and the browser
+benchmark (bench/browser.py). Playwright's own browser download does not
+work on offline build machines, so Chromium is Debian's package at
+/usr/bin/chromium (`scripts/install-chromium.sh`).
 """
 
 from __future__ import annotations
@@ -114,3 +115,23 @@ def prediction(page):
 def invitation(page):
     """The empty-canvas invitation to draw."""
     return page.get_by_test_id("stAlertContentInfo").filter(has_text="Draw a digit")
+
+
+def wait_idle(page, settle_s: float = 0.4, timeout_s: float = 30) -> None:
+    """Until Streamlit has been idle for `settle_s` (so a click lands on the page a rerun ends with).
+
+    One stroke can start two reruns in a row (the canvas sends its image,
+    then its strokes), so a single idle moment is not enough.
+    """
+    state = "document.querySelector('[data-testid=\"stApp\"]').getAttribute('data-test-script-state')"
+    deadline = time.time() + timeout_s
+    idle_since = None
+    while time.time() < deadline:
+        if page.evaluate(f"() => {state}") == "notRunning":
+            idle_since = idle_since or time.time()
+            if time.time() - idle_since >= settle_s:
+                return
+        else:
+            idle_since = None
+        time.sleep(0.05)
+    raise TimeoutError("the page kept rerunning")

@@ -4,6 +4,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -25,8 +26,9 @@ def model_copy(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def app(model_copy, tiny_mnist_path, monkeypatch):
+def app(model_copy, tiny_mnist_path, monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_PATH", str(tiny_mnist_path))
+    monkeypatch.setenv("SAMPLES_PATH", str(tmp_path / "my_digits"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     return at.run()
 
@@ -54,7 +56,8 @@ def train_and_wait(at, timeout=120):
         assert not at.exception, at.exception
         errors = texts(at.sidebar.error)
         assert not errors, errors
-    pytest.fail("the new network did not appear in the list in time")
+    job = at.session_state["job"] if "job" in at.session_state else None
+    pytest.fail(f"the new network did not appear in the list in time (job: {job and (job.state, job.status, job.error)})")
 
 
 def test_empty_canvas_invites_to_draw_and_predicts_nothing(app):
@@ -67,7 +70,8 @@ def test_empty_canvas_invites_to_draw_and_predicts_nothing(app):
 def test_default_network_is_listed_with_its_accuracy(app):
     radio = app.sidebar.radio[0]
     card = app.session_state["networks"]["Default"].card
-    assert radio.options == [f"Default: {card['architecture']['layers']} · {card['test']['accuracy']:.2%}"]
+    augmented = " · augmented" if card["hyperparameters"].get("augment") else ""
+    assert radio.options == [f"Default: {card['architecture']['layers']} · {card['test']['accuracy']:.2%}{augmented}"]
     assert radio.value == "Default"
 
 
@@ -152,3 +156,63 @@ def test_a_broken_default_model_is_explained(tmp_path, monkeypatch):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert any("No network to read with" in text and "not a readable" in text for text in texts(at.main.error))
+
+
+def open_panel(at, name):
+    at.segmented_control(key="explore").set_value(name).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_panels_stay_closed_until_asked(app):
+    assert app.segmented_control(key="explore").value is None
+    assert not any("mistakes" in m.value for m in app.main.markdown)
+
+
+def test_inside_the_network_asks_for_a_drawing_first(app):
+    open_panel(app, "Inside the network")
+    assert any("Draw a digit to see" in text for text in texts(app.main.info))
+
+
+def test_where_it_fails_shows_mistakes_and_filters_them(app):
+    open_panel(app, "Where it fails")
+    [summary] = [m.value for m in app.main.markdown if "mistakes" in m.value]
+    assert "of the 500 MNIST test digits" in summary  # the tiny test set, through MNIST_PATH
+    everything = gallery(app)
+    assert everything, "a gallery of misclassified digits"
+    true = int(everything[-1][0])
+    app.main.selectbox[0].set_value(true).run()  # "True digit"
+    captions = gallery(app)
+    assert captions and all(c.startswith(f"{true} → ") for c in captions)
+    assert not all(c.startswith(f"{true} → ") for c in everything), "the filter did filter"
+
+
+def gallery(at):
+    return [c for image in at.main.get("image") for c in image.captions if "→" in c]
+
+
+def test_teach_panel_counts_samples_and_offers_fine_tuning(app, tmp_path):
+    from model.samples import SampleStore
+
+    open_panel(app, "Teach it your handwriting")
+    [button] = [b for b in app.main.button if b.label.startswith("Fine-tune")]
+    assert button.disabled, "nothing to fine-tune on yet"
+    store = SampleStore(tmp_path / "my_digits")
+    for i in range(12):
+        image = np.zeros((28, 28), np.uint8)
+        image[4:24, 12:16] = 255
+        store.add(image, 1)
+    app.run()
+    assert any("12 in all" in m.value for m in app.main.markdown)
+    [button] = [b for b in app.main.button if b.label.startswith("Fine-tune")]
+    assert not button.disabled
+    button.click().run()
+    deadline = time.time() + 120
+    while "Fine-tuned #1" not in app.session_state["networks"] and time.time() < deadline:
+        time.sleep(0.5)
+        app.run()
+        assert not texts(app.sidebar.error), texts(app.sidebar.error)
+    tuned = app.session_state["networks"]["Fine-tuned #1"]
+    assert app.session_state["active"] == "Fine-tuned #1"
+    assert tuned.card["fine_tune"]["trained_on"] + tuned.card["fine_tune"]["held_out"] == 12
+    assert len(app.main.table) == 1, "the before/after table is shown"

@@ -7,8 +7,9 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from model.card import card_path
-from tests.browser import (
+from bench.chromium import (
     DRAWINGS, ROOT, canvas_box, clear_canvas, draw, invitation, launch_chromium, prediction, streamlit_server,
+    wait_idle,
 )
 
 pytestmark = pytest.mark.browser
@@ -16,12 +17,17 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, tiny_mnist_path):
+def samples_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("samples")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, tiny_mnist_path, samples_folder):
     home = tmp_path_factory.mktemp("app")
     model = home / "mnist_ann.keras"
     shutil.copyfile(ROOT / "model" / "mnist_ann.keras", model)
     shutil.copyfile(card_path(ROOT / "model" / "mnist_ann.keras"), card_path(model))
-    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path)}
+    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_PATH": str(samples_folder)}
     with streamlit_server(env=env, log=home / "streamlit.log") as url:
         yield url
 
@@ -51,8 +57,10 @@ def test_drawn_digits_are_read_and_charted(page):
         expect(invitation(page)).to_be_visible(timeout=10_000)
         draw(page, DRAWINGS[digit])
         expect(prediction(page)).to_have_text(str(digit), timeout=15_000)
-        chart = page.get_by_test_id("stMain").get_by_test_id("stVegaLiteChart")
-        expect(chart.locator("canvas, svg").first).to_be_visible(timeout=10_000)
+        chart = page.get_by_test_id("stMain").locator(".probability-bars")
+        expect(chart).to_be_visible(timeout=10_000)
+        expect(chart.locator(".bar")).to_have_count(10)
+        expect(chart.locator(".digits .best")).to_have_text(str(digit))
         expect(page.get_by_text("What the model sees")).to_be_visible()
     page.screenshot(path=ARTIFACTS / "page.png")
 
@@ -83,3 +91,29 @@ def test_a_tiny_retrain_from_the_sidebar(page):
     draw(page, DRAWINGS[1])
     expect(prediction(page)).to_be_visible(timeout=15_000)
     page.screenshot(path=ARTIFACTS / "after-retrain.png", full_page=True)
+
+
+def test_correcting_a_reading_saves_a_sample(page, samples_folder):
+    from model.samples import SampleStore
+
+    store = SampleStore(samples_folder)
+    before = len(store.entries())
+    for drawn, corrected in [(7, 2), (1, 1)]:
+        clear_canvas(page)
+        draw(page, DRAWINGS[drawn])
+        expect(prediction(page)).to_have_text(str(drawn), timeout=15_000)
+        wait_idle(page)
+        page.get_by_test_id("stMain").get_by_role("radio", name=str(corrected), exact=True).click()
+        before += 1
+        expect(page.get_by_text(f"Saved as a {corrected}. You have {before} samples.")).to_be_visible(timeout=10_000)
+        assert store.counts()[corrected] >= 1 and len(store.entries()) == before
+
+
+def test_looking_inside_the_network(page):
+    draw(page, DRAWINGS[0])
+    expect(prediction(page)).to_have_text("0", timeout=15_000)
+    wait_idle(page)
+    page.get_by_role("radio", name="Inside the network").click()
+    expect(page.get_by_text("What a unit looks for")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("for 0 (")).to_be_visible()  # the saliency map's caption
+    page.screenshot(path=ARTIFACTS / "inside.png", full_page=True)

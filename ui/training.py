@@ -1,0 +1,148 @@
+"""The sidebar: train a network, watch it learn, pick which network reads your drawings, save it."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from model.card import training_summary
+from model.config import APP_LIMITS, SIDEBAR_DEFAULTS, TrainConfig, parse_layer_sizes
+from model.data import MnistUnavailable
+from model.job import TrainingJob, save_network, train_network
+from ui.session import (
+    Network, active_network, add_network, default_model_path, default_network, mnist, mnist_problem,
+    session_networks,
+)
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.header("Train a network")
+        problem = mnist_problem()
+        if problem:
+            st.warning(problem)
+        d = SIDEBAR_DEFAULTS
+        with st.form("train"):
+            layers_text = st.text_input("Hidden layers", ", ".join(map(str, d.hidden)),
+                                        help=f"Units per hidden layer, comma-separated: 1 to "
+                                        f"{APP_LIMITS.max_layers} layers of 1 to {APP_LIMITS.max_units}.")
+            epochs = st.number_input("Epochs", 1, APP_LIMITS.max_epochs, d.epochs)
+            batch_size = st.number_input("Batch size", 1, APP_LIMITS.max_batch_size, d.batch_size)
+            learning_rate = st.number_input("Learning rate", 0.00001, 1.0, d.learning_rate, step=0.0005,
+                                            format="%.5f")
+            dropout = st.slider("Dropout", 0.0, 0.8, d.dropout, 0.05)
+            seed = st.number_input("Random seed", 0, 2**31 - 1, d.seed)
+            augment = st.checkbox("Augment", value=d.augment,
+                                  help="Distort every batch afresh (rotation, slant, size, shift, elastic "
+                                  "wobble, stroke thickness): reads drawings better, takes longer per epoch.")
+            submitted = st.form_submit_button("Train", type="primary", disabled=busy() or bool(problem),
+                                              width="stretch")
+        if submitted:
+            start_training(layers_text, int(epochs), int(batch_size), float(learning_rate),
+                           float(dropout), int(seed), augment)
+        job_status()
+        networks_panel()
+
+
+def busy() -> bool:
+    job = st.session_state.get("job")
+    return job is not None and not job.finished
+
+
+def start_training(layers_text, epochs, batch_size, learning_rate, dropout, seed, augment) -> None:
+    try:
+        hidden = parse_layer_sizes(layers_text)
+    except ValueError as error:
+        st.error(str(error))
+        return
+    config = TrainConfig(hidden=hidden, epochs=epochs, batch_size=batch_size,
+                         learning_rate=learning_rate, dropout=dropout, seed=seed, augment=augment)
+    problems = config.problems(APP_LIMITS)
+    if problems:
+        for problem in problems:
+            st.error(problem)
+        return
+    try:
+        data, info = mnist()
+    except MnistUnavailable as error:
+        st.session_state.mnist_error = str(error)
+        st.rerun()
+
+    args = (config, data, info, config.command())
+    st.session_state.job = TrainingJob(train_network, args, kind="training").start()
+
+
+def job_status() -> None:
+    """Progress and live curves of this visitor's training or fine-tune, refreshed while it runs."""
+    job: TrainingJob | None = st.session_state.get("job")
+    if job is None:
+        return
+
+    @st.fragment(run_every=None if job.finished else 0.5)
+    def live():
+        from ui.charts import curves_chart
+
+        st.progress(job.fraction, text=f"{job.kind.capitalize()}: {job.status}")
+        if not job.finished:
+            st.button(f"Stop {job.kind}", on_click=job.stop)
+        if job.curve:
+            st.altair_chart(curves_chart(job.curve, "loss"), width="stretch")
+            st.altair_chart(curves_chart(job.curve, "accuracy"), width="stretch")
+        if job.finished and st.session_state.get("collected") is not job:
+            st.session_state.collected = job
+            if job.state == "done":
+                add_network(job.result.net, job.result.card, "Fine-tuned" if job.kind == "fine-tune" else "Trained")
+            st.rerun()  # the whole page: new network in the list, and active
+
+    live()
+    if job.state == "failed":
+        st.error(f"The {job.kind} failed: {job.error}")
+    elif job.state == "stopped":
+        st.info(f"The {job.kind} was stopped; no network was added.")
+
+
+def networks_panel() -> None:
+    networks = session_networks()
+    if not networks:
+        return
+    st.header("Networks")
+    st.radio("Draw against", list(networks), key="active", format_func=lambda n: networks[n].label,
+             help="The default and every network trained or fine-tuned in this session. "
+             "Each visitor has their own list.")
+    network = active_network()
+    card = network.card
+    test = card.get("test", {})
+    a, b = st.columns(2)
+    a.metric("Test accuracy", f"{test['accuracy']:.2%}" if "accuracy" in test else "–")
+    b.metric("Parameters", compact(network.net.parameter_count), help=f"{network.net.parameter_count:,}")
+    st.caption(training_summary(card))
+    if "confusion" in test:
+        from ui.charts import confusion_chart
+
+        with st.expander("Confusion matrix (MNIST test set)"):
+            st.altair_chart(confusion_chart(test["confusion"]), width="stretch")
+    if card.get("command"):
+        st.caption(f"Repeat with `{card['command']}`")
+    if network.name != "Default":
+        if st.button("Save as default", help="Every new visitor will get this network. "
+                     "The previous default is kept as model/mnist_ann.backup.keras."):
+            save_as_default(network)
+
+
+def compact(n: int) -> str:
+    """952410 → "952k": fits the sidebar's half-width metric."""
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k" if n >= 1e4 else f"{n:,}"
+
+
+def save_as_default(network: Network) -> None:
+    with st.spinner("Saving …"):
+        job = TrainingJob(save_network, (network.net, network.card, str(default_model_path())),
+                          kind="save", exclusive=False).start()
+        while not job.finished:
+            time.sleep(0.05)
+    if job.state != "done":
+        st.error(f"Could not save {network.name}: {job.error}. The previous default is unchanged.")
+        return
+    default_network.clear()  # the next visitor loads the new default
+    st.success(f"Saved {network.name} as the default network.")
