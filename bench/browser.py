@@ -156,7 +156,7 @@ def retrain_in_browser(browser, url: str) -> float:
     canvas_box(page)
     sidebar = page.get_by_test_id("stSidebar")
     started = time.perf_counter()
-    sidebar.get_by_role("button", name="Train").click()
+    sidebar.get_by_role("button", name="Train", exact=True).click()
     sidebar.get_by_text("Trained #1").wait_for(timeout=300_000)
     seconds = time.perf_counter() - started
     page.close()

@@ -78,11 +78,11 @@ def test_a_tiny_retrain_from_the_sidebar(page):
     sidebar = page.get_by_test_id("stSidebar")
     layers = sidebar.get_by_label("Hidden layers", exact=True)
     layers.fill("16")
-    layers.press("Enter")
+    layers.press("Tab")  # Enter would submit the form at once
     epochs = sidebar.get_by_label("Epochs", exact=True)
     epochs.fill("1")
-    epochs.press("Enter")
-    sidebar.get_by_role("button", name="Train").click()
+    epochs.press("Tab")  # Enter would submit the form at once
+    sidebar.get_by_role("button", name="Train", exact=True).click()
     new_network = sidebar.get_by_text("Trained #1: 784 → 16 → 10")
     expect(new_network).to_be_visible(timeout=120_000)
     accuracy = sidebar.get_by_test_id("stMetric").filter(has_text="Test accuracy").get_by_test_id("stMetricValue")
