@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from model.data import MnistUnavailable
 from model.samples import SampleError, SampleStore
 from ui.pictures import enlarge
-from ui.session import Network, mnist, mnist_problem
+from ui.session import Network, mnist_for_training, mnist_problem
 
 REVIEW = 30  # samples shown for review at once, newest first
 
@@ -118,11 +117,7 @@ def fine_tune_controls(network: Network, samples: SampleStore) -> None:
         st.caption("Save a few samples first (at least one beyond the held-out fifth).")
     if not pressed:
         return
-    try:
-        data, _ = mnist()
-    except MnistUnavailable as error:
-        st.session_state.mnist_error = str(error)
-        st.rerun()
+    data, _ = mnist_for_training()
     args = (network.net, network.card, network.name, data, samples.arrays())
     st.session_state.job = TrainingJob(fine_tune_network, args, kind="fine-tune").start()
     st.rerun()

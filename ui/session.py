@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from model.card import architecture, read_card
-from model.data import ENV_VAR, file_sha256, load_mnist, mnist_source
+from model.data import ENV_VAR, MnistUnavailable, file_sha256, load_mnist, mnist_source
 from model.inference import DenseNet, ModelFileError
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model" / "mnist_ann.keras"
@@ -65,6 +65,15 @@ def mnist() -> tuple[tuple, dict]:
     """MNIST for this page (raises `MnistUnavailable` with the fix in its message)."""
     source = mnist_source()
     return training_data(str(source) if source else None)
+
+
+def mnist_for_training() -> tuple[tuple, dict]:
+    """MNIST for a training run; if it cannot be loaded, remember why (the sidebar says so) and rerun."""
+    try:
+        return mnist()
+    except MnistUnavailable as error:
+        st.session_state.mnist_error = str(error)
+        st.rerun()
 
 
 def mnist_problem() -> str | None:

@@ -8,10 +8,9 @@ import streamlit as st
 
 from model.card import training_summary
 from model.config import APP_LIMITS, SIDEBAR_DEFAULTS, TrainConfig, parse_layer_sizes
-from model.data import MnistUnavailable
 from model.job import TrainingJob, save_network, train_network
 from ui.session import (
-    Network, active_network, add_network, default_model_path, default_network, mnist, mnist_problem,
+    Network, active_network, add_network, default_model_path, default_network, mnist_for_training, mnist_problem,
     session_networks,
 )
 
@@ -63,11 +62,7 @@ def start_training(layers_text, epochs, batch_size, learning_rate, dropout, seed
         for problem in problems:
             st.error(problem)
         return
-    try:
-        data, info = mnist()
-    except MnistUnavailable as error:
-        st.session_state.mnist_error = str(error)
-        st.rerun()
+    data, info = mnist_for_training()
 
     args = (config, data, info, config.command())
     st.session_state.job = TrainingJob(train_network, args, kind="training").start()
