@@ -14,18 +14,26 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from model.preprocess import to_mnist
-from ui.session import active_network
+from model.preprocess import DrawingError, read_png, to_mnist
+from ui.access import is_owner
+from ui.session import active_network, housekeeping
 from ui.training import sidebar
 
 CANVAS_SIDE = 280
+MAX_DRAWING_SIDE = 3 * CANVAS_SIDE  # a high-density screen may send the canvas at 2× or 3×
 DEFAULT_BRUSH = 18  # px: strokes as thick as MNIST's for a digit that fills the box
 UNSURE_BELOW = 0.60
 EXPLORE = ["Inside the network", "Where it fails", "Teach it your handwriting"]
 
+# The canvas's image comes from the browser: Pillow refuses (before decoding)
+# any image with more pixels than twice this, whatever the message claims.
+Image.MAX_IMAGE_PIXELS = MAX_DRAWING_SIDE**2
+
 st.set_page_config(page_title="Read my digit", page_icon="✍️", layout="wide")
+housekeeping()
 
 
 def draw_and_predict() -> np.ndarray | None:
@@ -54,9 +62,15 @@ def draw_and_predict() -> np.ndarray | None:
         if network is None:
             st.error(f"No network to read with: {st.session_state.get('model_error')} "
                      "Train one in the sidebar.")
+            if is_owner() and st.session_state.get("model_error_detail"):
+                st.caption(f"For the owner: {st.session_state.model_error_detail}")
             return None
-        image = canvas.image_data
-        digit_image = to_mnist(image) if image is not None else None
+        try:
+            png = canvas.image_bytes
+            digit_image = to_mnist(read_png(png, MAX_DRAWING_SIDE)) if png else None
+        except (DrawingError, ValueError) as error:
+            st.warning(f"This drawing could not be read: {error} Clear the box and draw again.")
+            return None
         if digit_image is None:
             st.info("**Draw a digit** (0–9) in the box, as large as you like. The network reads it "
                     "as soon as you lift the pen.")

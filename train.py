@@ -65,7 +65,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "is held out and scored, the rest is added to the training data, repeated to about a sixth of it")
     add("--out", metavar="PATH", default="model/mnist_ann.keras",
         help="where to write the model; its card goes beside it as .json, and a model already "
-        "there is kept as .backup.keras (default: model/mnist_ann.keras)")
+        "there is kept in <name>.history/ (the last few; `python -m model.defaults rollback` restores one) "
+        "(default: model/mnist_ann.keras)")
     args = parser.parse_args(argv)
 
     args.config = TrainConfig(
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         test = result.card["test"]
         print(f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
               f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s.")
-        save_model(result.model, args.out, result.card, backup=True)
+        save_model(result.model, args.out, result.card)
     except KeyboardInterrupt:
         print("\ntrain.py: interrupted; nothing was written.", file=sys.stderr)
         return 130

@@ -5,6 +5,11 @@ written to a temporary file in the same folder and then moved over the old
 one with `os.replace`, which is atomic on one file system: a crash, a kill or
 an exception mid-write leaves the old file as it was. `exclusive` serialises
 multi-file updates (a model and its card) between threads and processes.
+
+A `kill -9` between the temporary file's creation and the rename leaves the
+temporary file behind. Every temporary name starts with `TEMP_PREFIX`, so
+`sweep_temporary_files` can remove such debris at start-up; it takes the
+folder's lock, and every writer that may leave debris writes under it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+TEMP_PREFIX = ".tmp-"  # every temporary file of a write under way starts with this
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
 
@@ -29,7 +35,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None
     `write` raises, the temporary file is removed and `path` is untouched.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=path.suffix)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -84,8 +90,26 @@ def check_writable(path: str | os.PathLike) -> str | None:
     if Path(path).is_dir():
         return f"{path} is a folder"
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f"{TEMP_PREFIX}write-check-"):
             pass
     except OSError as error:
         return f"cannot write in {folder} ({error.strerror or error})"
     return None
+
+
+def sweep_temporary_files(folder: str | os.PathLike) -> list[str]:
+    """Remove the temporary files that killed writes left in `folder`; return their names.
+
+    Called at start-up, under the folder's lock: a write under way holds the
+    same lock, so only debris is removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    with exclusive(folder / "any"):
+        for debris in folder.glob(f"{TEMP_PREFIX}*"):
+            if debris.is_file():
+                debris.unlink(missing_ok=True)
+                removed.append(debris.name)
+    return removed

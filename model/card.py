@@ -25,12 +25,6 @@ def card_path(model_path: str | os.PathLike) -> Path:
     return Path(model_path).with_suffix(".json")
 
 
-def backup_path(model_path: str | os.PathLike) -> Path:
-    """`model/mnist_ann.keras` → `model/mnist_ann.backup.keras`."""
-    path = Path(model_path)
-    return path.with_name(f"{path.stem}.backup{path.suffix}")
-
-
 def architecture(hidden: tuple[int, ...] | list[int]) -> str:
     """`(128, 64)` → `784 → 128 → 64 → 10`."""
     return " → ".join(str(n) for n in (784, *hidden, 10))
@@ -118,9 +112,72 @@ def training_summary(card: dict) -> str:
 
 
 def read_card(model_path: str | os.PathLike) -> dict | None:
-    """The card beside a model, or None if it is missing or unreadable."""
+    """The card beside a model, checked (see `checked_card`), or None if it is missing or unreadable."""
     try:
         card = json.loads(card_path(model_path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return card if isinstance(card, dict) else None
+    return checked_card(card)
+
+
+def checked_card(card) -> dict | None:
+    """A card as read from a file, with every field the app relies on of the right shape.
+
+    A card is read from disk, where anything can stand in it; a field of the
+    wrong shape is dropped (the page then shows "–" for it) instead of
+    raising in the middle of a page. None if it is not a JSON object at all.
+    """
+    if not isinstance(card, dict):
+        return None
+    return {key: value for key, value in card.items() if _FIELD_CHECKS.get(key, _anything)(value)}
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def _share(v) -> bool:
+    return _number(v) and 0 <= v <= 1
+
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _anything(v) -> bool:
+    return True
+
+
+def _test_section(v) -> bool:
+    return (isinstance(v, dict) and _share(v.get("accuracy")) and _number(v.get("loss", 0))
+            and _count(v.get("count", 0))
+            and ("per_class_accuracy" not in v or (isinstance(v["per_class_accuracy"], list)
+                                                   and len(v["per_class_accuracy"]) == 10
+                                                   and all(map(_share, v["per_class_accuracy"]))))
+            and ("confusion" not in v or (isinstance(v["confusion"], list) and len(v["confusion"]) == 10
+                                          and all(isinstance(row, list) and len(row) == 10
+                                                  and all(map(_count, row)) for row in v["confusion"]))))
+
+
+def _fine_tune_section(v) -> bool:
+    return (isinstance(v, dict) and _count(v.get("trained_on")) and _count(v.get("held_out", 0))
+            and _share(v.get("mnist_before")) and _share(v.get("mnist_after"))
+            and _count(v.get("mnist_count", 0)) and _number(v.get("seconds", 0))
+            and all(v.get(k) is None or _share(v.get(k)) for k in ("held_out_before", "held_out_after")))
+
+
+_FIELD_CHECKS = {
+    "architecture": lambda v: isinstance(v, dict) and isinstance(v.get("layers", ""), str),
+    "parameters": _count,
+    "hyperparameters": lambda v: (isinstance(v, dict) and isinstance(v.get("augment", False), bool)
+                                  and _share(v.get("dropout", 0))),
+    "test": _test_section,
+    "history": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(vals, list)
+                                                     and all(map(_number, vals)) for k, vals in v.items()),
+    "training_seconds": lambda v: _number(v) and v >= 0,
+    "data": lambda v: isinstance(v, dict) and (v.get("train_images") is None or _count(v["train_images"])),
+    "created": lambda v: isinstance(v, str),
+    "command": lambda v: isinstance(v, str),
+    "model_sha256": lambda v: isinstance(v, str),
+    "fine_tune": _fine_tune_section,
+}

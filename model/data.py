@@ -47,6 +47,12 @@ def mnist_source(path: str | os.PathLike | None = None) -> Path | None:
     return Path(from_env) if from_env else None
 
 
+def keras_cache_file() -> Path | None:
+    """The MNIST that `keras.datasets.mnist.load_data()` downloaded earlier, if it is there."""
+    path = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "mnist.npz"
+    return path if path.is_file() else None
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     """Hex sha256 of a file, read in chunks (it goes into the model card)."""
     digest = hashlib.sha256()

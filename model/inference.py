@@ -73,15 +73,33 @@ class DenseNet:
         if size > MAX_FILE_BYTES:
             raise ModelFileError(f"{path} is {size >> 20} MB, larger than any network this app makes.")
         try:
-            with zipfile.ZipFile(path) as archive:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as error:
+            raise ModelFileError(f"{path} could not be read ({error.strerror}).") from None
+        return cls.from_keras_bytes(data, str(path))
+
+    @classmethod
+    def from_keras_bytes(cls, data: bytes, where: str = "the model") -> DenseNet:
+        """The network in the bytes of a `.keras` file; `where` names it in messages."""
+        if len(data) > MAX_FILE_BYTES:
+            raise ModelFileError(f"{where} is {len(data) >> 20} MB, larger than any network this app makes.")
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 if sum(info.file_size for info in archive.infolist()) > MAX_FILE_BYTES:
-                    raise ModelFileError(f"{path} unpacks to more than {MAX_FILE_BYTES >> 20} MB.")
+                    raise ModelFileError(f"{where} unpacks to more than {MAX_FILE_BYTES >> 20} MB.")
                 config = json.loads(archive.read("config.json"))
                 weights = archive.read("model.weights.h5")
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as error:
-            raise ModelFileError(f"{path} is not a readable .keras file ({error}).") from None
-        units = dense_units(config, str(path))
-        return cls.from_arrays(_read_h5_weights(weights, len(units), str(path)))
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+            raise ModelFileError(f"{where} is not a readable .keras file ({error}).") from None
+        try:
+            units = dense_units(config, where)
+            return cls.from_arrays(_read_h5_weights(weights, len(units), where))
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError, OSError) as error:
+            # valid JSON and HDF5 of the wrong shape: still a file this app cannot use
+            raise ModelFileError(f"{where} is not a network this app can read ({type(error).__name__}).") from None
 
     @property
     def hidden(self) -> tuple[int, ...]:

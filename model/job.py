@@ -46,6 +46,7 @@ Work = Callable[..., "JobResult"]
 class JobResult:
     net: DenseNet
     card: dict
+    keras_bytes: bytes | None = None  # a save's `.keras` file, written by the server
 
 
 @dataclass
@@ -203,10 +204,10 @@ def fine_tune_network(base: DenseNet, base_card: dict, base_name: str, mnist, sa
     return JobResult(tuned, card)
 
 
-def save_network(net: DenseNet, card: dict, path: str, *, on_progress, should_stop) -> JobResult:
-    """"Save as default", as a job: writing a .keras file needs Keras, so the server leaves it to a child."""
-    from model.network import save_model, to_keras
+def save_network(net: DenseNet, card: dict, *, on_progress, should_stop) -> JobResult:
+    """"Save as default", as a job: making a .keras file needs Keras, so the server leaves it to a child,
+    and writes the bytes it returns itself (`model.defaults.save_default`)."""
+    from model.network import keras_bytes, to_keras
 
     dropout = card.get("hyperparameters", {}).get("dropout", 0.0)
-    save_model(to_keras(net, dropout=dropout), path, card, backup=True)
-    return JobResult(net, card)
+    return JobResult(net, card, keras_bytes(to_keras(net, dropout=dropout)))

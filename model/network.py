@@ -9,7 +9,7 @@ with Adam on sparse categorical cross-entropy. Evaluation is in
 from __future__ import annotations
 
 import os
-import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,9 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 import keras
 import numpy as np
 
-from model.atomic import atomic_write, atomic_write_json, exclusive
-from model.card import backup_path, card_path
-from model.data import file_sha256
+from model.defaults import save_default
 from model.inference import DenseNet
 from model.progress import Progress, ProgressHook
 
@@ -177,30 +175,28 @@ def to_keras(net: DenseNet, dropout: float = 0.0, learning_rate: float = 1e-3) -
     return model
 
 
-def save_model(
-    model: keras.Model, path: str | os.PathLike, card: dict | None = None, backup: bool = False
-) -> None:
-    """Save the model and its JSON card beside it, each atomically.
+def keras_bytes(model: keras.Model) -> bytes:
+    """The model as the bytes of a `.keras` file, without its optimizer's state.
 
-    Each file is written to a temporary file and moved into place, so a crash
-    or kill mid-save leaves the previous file intact. A lock keeps two savers
-    (threads or processes) from pairing one's model with the other's card.
-    With `backup`, the current model and card are first copied to
-    `<name>.backup.keras` / `.backup.json`. The optimizer's state is left out
-    (an uncompiled copy is saved): it would triple the file's size, and a
-    fine-tune starts a fresh optimizer anyway.
+    The optimizer's state would triple the size, and a fine-tune starts a
+    fresh optimizer anyway. Bytes, not a file: a training worker may run on
+    another machine, and the server writes them (`model.defaults`).
     """
-    path = Path(path)
     copy = keras.Sequential.from_config(model.get_config())
     copy.set_weights(model.get_weights())
-    with exclusive(path):
-        if backup and path.exists():
-            atomic_write(backup_path(path), lambda tmp: shutil.copyfile(path, tmp))
-            if card_path(path).exists():
-                atomic_write(card_path(backup_path(path)), lambda tmp: shutil.copyfile(card_path(path), tmp))
-        atomic_write(path, lambda tmp: copy.save(tmp))
-        if card is not None:
-            atomic_write_json(card_path(path), {**card, "model_sha256": file_sha256(path)})
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        copy.save(path)
+        return path.read_bytes()
+
+
+def save_model(model: keras.Model, path: str | os.PathLike, card: dict | None = None) -> None:
+    """Save the model and its card beside it, atomically, keeping the previous pair in the history.
+
+    See `model.defaults.save_default`: the card gets the network's sha256, so
+    a reader can tell a matching pair from one a kill cut short.
+    """
+    save_default(path, keras_bytes(model), card or {})
 
 
 def load_model(path: str | os.PathLike, learning_rate: float = 1e-3) -> keras.Model:

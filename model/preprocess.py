@@ -18,6 +18,8 @@ pixels), so that the caller can say so instead of predicting on noise.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from PIL import Image
 
@@ -31,6 +33,33 @@ BOX = 20  # MNIST scaled every digit so that its longer side is this many pixels
 CENTRE = 13.75
 INK = 64  # a pixel this far (0-255) from the background counts as ink
 MAX_SIDE = 4096  # larger inputs are refused rather than processed for seconds
+
+
+class DrawingError(ValueError):
+    """A drawing that cannot be read; the message says why in a sentence."""
+
+
+def read_png(data: bytes, max_side: int, max_bytes: int = 2 << 20) -> np.ndarray:
+    """A drawing sent as a PNG (the canvas's image) → RGBA uint8 (H, W, 4), checked before it is decoded.
+
+    Pillow reads only the header when it opens an image, so the size is
+    checked before a single pixel is decompressed: a small message that would
+    unpack to a huge image is refused at no cost.
+    """
+    if len(data) > max_bytes:
+        raise DrawingError(f"The drawing arrived as {len(data) >> 10} kB; a canvas image is far smaller.")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG":
+                raise DrawingError("The drawing did not arrive as a PNG image.")
+            width, height = image.size
+            if not (8 <= width <= max_side and 8 <= height <= max_side):
+                raise DrawingError(f"The drawing is {width}×{height} px; the canvas is at most {max_side} px a side.")
+            return np.asarray(image.convert("RGBA"))
+    except DrawingError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise DrawingError(f"The drawing could not be read ({type(error).__name__}).") from None
 
 
 def ink_map(image: np.ndarray) -> np.ndarray:

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.card import backup_path, card_path
+from model.card import card_path
+from model.collection import new_token, visitor_store
+from model.defaults import history
 from model.inference import DenseNet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,19 +116,63 @@ def test_retrain_adds_a_network_and_uses_it(app):
     assert accuracy == f"{app.session_state['networks']['Default'].accuracy:.2%}"
 
 
-def test_save_as_default_writes_the_file_and_keeps_a_backup(app, model_copy):
+def test_only_the_owner_may_save_a_default(app, model_copy):
     before = model_copy.read_bytes()
     fill_form(app, layers="24", epochs=1)
     train_and_wait(app)
-    [save] = [b for b in app.sidebar.button if b.label == "Save as default"]
+    assert "Save as default" not in [b.label for b in app.sidebar.button], "a visitor is not offered it"
+    assert not [e for e in app.sidebar.expander if e.label == "Owner"], "no password is set: nothing to unlock"
+    assert model_copy.read_bytes() == before
+
+
+def unlock(at, password):
+    [form_input] = [t for t in at.sidebar.text_input if t.label == "Admin password"]
+    form_input.set_value(password)
+    [unlock_button] = [b for b in at.sidebar.button if b.label == "Unlock"]
+    unlock_button.click().run()
+    return at
+
+
+def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_PATH", str(tiny_mnist_path))
+    monkeypatch.setenv("SAMPLES_PATH", str(tmp_path / "my_digits"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.secrets["admin_password"] = "correct horse"
+    at.run()
+    before = model_copy.read_bytes()
+    fill_form(at, layers="24", epochs=1)
+    train_and_wait(at)
+    unlock(at, "wrong")
+    assert any("not the admin password" in t for t in texts(at.sidebar.error))
+    assert "Save as default" not in [b.label for b in at.sidebar.button]
+    unlock(at, "correct horse")
+    [save] = [b for b in at.sidebar.button if b.label == "Save as default"]
     save.click().run()
-    assert not app.exception
-    assert backup_path(model_copy).read_bytes() == before
+    assert not at.exception
+    assert any("Saved Trained #1" in text for text in texts(at.sidebar.success)), texts(at.sidebar.error)
     assert DenseNet.load(model_copy).hidden == (24,)
-    assert any("Saved Trained #1" in text for text in texts(app.sidebar.success))
+    [kept] = history(model_copy)
+    assert kept.path.read_bytes() == before, "the previous default is kept"
     # A new visitor now gets the saved network.
     visitor = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert visitor.session_state["networks"]["Default"].net.hidden == (24,)
+    # And the owner can roll back.
+    at.run()
+    [roll_back] = [b for b in at.sidebar.button if b.label == "Roll back"]
+    roll_back.click().run()
+    assert model_copy.read_bytes() == before
+    visitor = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert visitor.session_state["networks"]["Default"].net.hidden != (24,)
+
+
+def test_password_tries_are_limited(app, monkeypatch):
+    app.secrets["admin_password"] = "s3cret"
+    app.run()
+    for _ in range(5):
+        unlock(app, "guess")
+    unlock(app, "s3cret")
+    assert "Save as default" not in [b.label for b in app.sidebar.button]
+    assert any("Too many tries" in t for t in texts(app.sidebar.error))
 
 
 def test_visitors_do_not_disturb_each_other(app, monkeypatch):
@@ -149,13 +195,15 @@ def test_missing_mnist_is_explained_and_drawing_still_works(model_copy, monkeypa
     assert at.session_state["networks"]["Default"]
 
 
-def test_a_broken_default_model_is_explained(tmp_path, monkeypatch):
+def test_a_broken_default_model_is_explained_without_server_paths(tmp_path, monkeypatch):
     broken = tmp_path / "mnist_ann.keras"
     broken.write_bytes(b"not a model")
     monkeypatch.setenv("MODEL_PATH", str(broken))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
-    assert any("No network to read with" in text and "not a readable" in text for text in texts(at.main.error))
+    [error] = texts(at.main.error)
+    assert "No network to read with" in error and "could not be read" in error
+    assert str(tmp_path) not in error and str(ROOT) not in error
 
 
 def open_panel(at, name):
@@ -192,18 +240,20 @@ def gallery(at):
 
 
 def test_teach_panel_counts_samples_and_offers_fine_tuning(app, tmp_path):
-    from model.samples import SampleStore
-
+    token = new_token()
+    app.query_params["samples"] = token
     open_panel(app, "Teach it your handwriting")
     [button] = [b for b in app.main.button if b.label.startswith("Fine-tune")]
     assert button.disabled, "nothing to fine-tune on yet"
-    store = SampleStore(tmp_path / "my_digits")
+    store = visitor_store(token, tmp_path / "my_digits")
     for i in range(12):
         image = np.zeros((28, 28), np.uint8)
         image[4:24, 12:16] = 255
+        image[0, i] = 1  # twelve different samples
         store.add(image, 1)
     app.run()
     assert any("12 in all" in m.value for m in app.main.markdown)
+    assert not any(str(tmp_path) in m.value for m in app.main.markdown), "no server path is shown"
     [button] = [b for b in app.main.button if b.label.startswith("Fine-tune")]
     assert not button.disabled
     button.click().run()
@@ -216,3 +266,38 @@ def test_teach_panel_counts_samples_and_offers_fine_tuning(app, tmp_path):
     assert app.session_state["active"] == "Fine-tuned #1"
     assert tuned.card["fine_tune"]["trained_on"] + tuned.card["fine_tune"]["held_out"] == 12
     assert len(app.main.table) == 1, "the before/after table is shown"
+
+
+def sample_image(i):
+    image = np.zeros((28, 28), np.uint8)
+    image[4:24, 10:18] = 200
+    image[0, i] = 255
+    return image
+
+
+def test_each_visitor_sees_only_their_own_samples(app, tmp_path):
+    """A and B side by side: B cannot see, export or delete what A saved."""
+    token_a = new_token()
+    a = app
+    a.query_params["samples"] = token_a
+    store_a = visitor_store(token_a, tmp_path / "my_digits")
+    ids = [store_a.add(sample_image(i), i).id for i in range(3)]
+    open_panel(a, "Teach it your handwriting")
+    assert any("3 in all" in m.value for m in a.main.markdown)
+    assert len([b for b in a.main.button if b.label == "Delete"]) == 3
+    [export_a] = [d for d in a.main.get("download_button")]
+    assert not export_a.proto.disabled
+
+    b = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    open_panel(b, "Teach it your handwriting")
+    assert any("0 in all" in m.value for m in b.main.markdown)
+    assert not [btn for btn in b.main.button if btn.label == "Delete"], "nothing of A's to delete"
+    [export_b] = [d for d in b.main.get("download_button")]
+    assert export_b.proto.disabled, "nothing to export"
+    b.query_params["samples"] = "../../" + token_a  # a crafted link reaches no folder
+    b.run()
+    assert any("not one this app made" in w.value for w in b.main.warning)
+    assert [e["id"] for e in store_a.entries()] == ids, "A's samples are untouched"
+    b.query_params["samples"] = new_token()  # someone else's guess: an empty collection of their own
+    b.run()
+    assert any("0 in all" in m.value for m in b.main.markdown)

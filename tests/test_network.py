@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from model.card import backup_path, card_path
+from model.card import card_path
+from model.defaults import history, load_default
 from model.config import TrainConfig
 from model.inference import DenseNet, ModelFileError
 from model.metrics import evaluate
@@ -142,14 +143,16 @@ def test_a_failed_save_leaves_the_old_model_intact(trained, tiny_mnist, tmp_path
     DenseNet.load(path)  # still a valid model
 
 
-def test_backup_keeps_the_previous_default(trained, tmp_path):
+def test_each_save_keeps_the_previous_pair_in_the_history(trained, tmp_path):
     path = tmp_path / "net.keras"
     save_model(build_ann((8,)), path, {"name": "first"})
     first = path.read_bytes()
-    save_model(trained.model, path, trained.card, backup=True)
-    assert backup_path(path).read_bytes() == first
-    assert json.loads(card_path(backup_path(path)).read_text())["name"] == "first"
+    save_model(trained.model, path, trained.card)
+    [entry] = history(path)
+    assert entry.path.read_bytes() == first
+    assert json.loads(card_path(entry.path).read_text())["name"] == "first"
     assert DenseNet.load(path).hidden == (48, 24)
+    assert load_default(path).problem is None
 
 
 def test_loading_is_safe_and_refuses_foreign_models(tmp_path):
@@ -184,7 +187,7 @@ def test_two_saves_at_the_same_moment_leave_a_valid_pair(tmp_path):
     def save(hidden):
         try:
             barrier.wait()
-            save_model(models[hidden], path, {"hidden": hidden}, backup=True)
+            save_model(models[hidden], path, {"hidden": hidden})
         except Exception as error:  # reported below
             errors.append(error)
 
@@ -199,4 +202,7 @@ def test_two_saves_at_the_same_moment_leave_a_valid_pair(tmp_path):
     assert saved.hidden == (card["hidden"],), "the card describes the model beside it"
     from model.data import file_sha256
     assert card["model_sha256"] == file_sha256(path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.backup.json", "net.backup.keras", "net.json", "net.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.history", "net.json", "net.keras"]
+    assert len(history(path)) == 3, "every earlier pair was kept"
+    for entry in history(path):  # and each kept pair is whole
+        assert (json.loads(card_path(entry.path).read_text())["hidden"],) == DenseNet.load(entry.path).hidden

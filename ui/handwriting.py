@@ -1,25 +1,32 @@
 """Teach the network your handwriting: correct a reading, keep the sample, fine-tune on them.
 
-Samples go to one local folder (`SAMPLES_PATH`, default data/my_digits/)
-through `model.samples.SampleStore`, which writes atomically and never turns
-anything a visitor typed into a path.
+Each visitor's samples are their own collection (see `ui.access`): saved,
+reviewed, exported, deleted and fine-tuned on by them alone. Saves go
+through `model.samples.SampleStore`, which writes atomically, keeps to the
+collection's quota, and never turns anything a visitor sent into a path.
 """
 
 from __future__ import annotations
 
-
 import numpy as np
 import streamlit as st
 
-from model.samples import SampleError, SampleStore
+from model.ratelimit import RateLimit
+from model.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
+from ui.access import has_private_link, sample_store, signed_in_email
 from ui.pictures import enlarge
 from ui.session import Network, mnist_for_training, mnist_problem
 
 REVIEW = 30  # samples shown for review at once, newest first
+SAVES_PER_MINUTE = 20  # per visitor session: a person correcting readings makes a few
+IMPORTS_PER_MINUTE = 3
+MAX_IMPORT_MB = 5  # an export of a full collection is well under this
 
 
-def store() -> SampleStore:
-    return SampleStore()
+def limit(name: str, count: int) -> RateLimit:
+    if name not in st.session_state:
+        st.session_state[name] = RateLimit(count, 60)
+    return st.session_state[name]
 
 
 def correction(digit_image: np.ndarray, strokes: dict | None) -> None:
@@ -27,12 +34,13 @@ def correction(digit_image: np.ndarray, strokes: dict | None) -> None:
     st.pills("Wrong? This is a …", list(range(10)), key="correct", on_change=save_correction,
              args=(digit_image, strokes), help="Saves this drawing with the right label to your samples "
              "(see Teach it your handwriting, below).")
-    saved = st.session_state.get("saved_sample")  # (label, the drawing it was given to)
-    counts = store().counts()
+    saved = st.session_state.get("saved_sample")  # (label, the drawing it was given to, note)
+    samples = sample_store()
+    total = sum(samples.counts()) if samples is not None else 0
     if saved and saved[1] == digit_image.tobytes():
-        st.caption(f"Saved as a {saved[0]}. You have {sum(counts)} samples.")
-    elif sum(counts):
-        st.caption(f"You have {sum(counts)} samples.")
+        st.caption(f"Saved as a {saved[0]}{saved[2]}. You have {total} samples.")
+    elif total:
+        st.caption(f"You have {total} samples.")
 
 
 def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
@@ -42,31 +50,57 @@ def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
     # Unselect at once: the row is for the next drawing, and a selection left
     # standing would be sent again with every later rerun.
     st.session_state.correct = None
+    st.session_state.saved_sample = None
+    rate = limit("save_rate", SAVES_PER_MINUTE)
+    if not rate.allow():
+        st.toast(f"That is many samples at once: wait {rate.wait():.0f} s before saving another.")
+        return
+    note = ""
+    if strokes is not None and (not isinstance(strokes, dict) or strokes_size(strokes) > MAX_STROKES_BYTES):
+        strokes, note = None, " (the drawing alone: its strokes were too long to keep)"
     try:
-        store().add(digit_image, label, strokes)
-        st.session_state.saved_sample = (label, digit_image.tobytes())
-    except (SampleError, OSError) as error:
-        st.session_state.saved_sample = None
+        sample_store(create=True).add(digit_image, label, strokes)
+        st.session_state.saved_sample = (label, digit_image.tobytes(), note)
+    except SampleError as error:
         st.toast(f"Could not save the sample: {error}")
+    except OSError as error:
+        st.toast(f"Could not save the sample: the server could not write it ({error.strerror or 'disk error'}). "
+                 "Nothing was saved; try again later.")
 
 
 def teach_panel(network: Network) -> None:
     from ui.charts import counts_chart
 
-    samples = store()
-    counts = samples.counts()
-    st.markdown(f"**Your samples** in `{samples.folder}`: {sum(counts)} in all. Correct a reading above to add "
-                "one; a fifth of them are kept aside to check what fine-tuning learnt.")
-    if samples.damaged:
-        st.warning(f"Skipped unreadable files (left in place): {', '.join(samples.damaged)}")
+    samples = sample_store()
+    counts = samples.counts() if samples is not None else [0] * 10
+    st.markdown(f"**Your samples**: {sum(counts)} in all. Correct a reading above to add one; a fifth of them "
+                "are kept aside to check what fine-tuning learnt.")
+    st.caption(whose_samples())
+    if st.session_state.get("collection_error"):
+        st.warning(st.session_state.collection_error)
+    if samples is not None and samples.damaged():
+        st.warning(f"{len(samples.damaged())} damaged sample files could not be read; they were set aside "
+                   "and are not used.")
     st.altair_chart(counts_chart(counts), width="stretch")
-
-    review(samples)
+    if samples is not None:
+        review(samples)
     exchange(samples)
     fine_tune_controls(network, samples)
     report = network.card.get("fine_tune")
     if report:
         show_report(report)
+
+
+def whose_samples() -> str:
+    email = signed_in_email()
+    if email:
+        return f"They belong to your account ({email}); nobody else sees them."
+    if has_private_link():
+        return ("They are private to this page's address: bookmark it to come back to them. "
+                "Anyone with the address can see them, so share it with nobody.")
+    if st.query_params.get("samples") is None and sample_store() is not None:
+        return "This is the collection of the machine the app runs on."
+    return "Nobody else sees them: your first sample gives this page a private address to bookmark."
 
 
 def review(samples: SampleStore) -> None:
@@ -77,33 +111,61 @@ def review(samples: SampleStore) -> None:
         columns = st.columns(6)
         for n, entry in enumerate(entries):
             with columns[n % 6]:
-                st.image(enlarge(samples.load(entry["id"]).image, 2), caption=f"{entry['label']}", width=56)
-                st.button("Delete", key=f"delete_{entry['id']}", on_click=samples.delete, args=(entry["id"],))
+                try:
+                    picture = enlarge(samples.load(entry["id"]).image, 2)
+                except (OSError, ValueError, KeyError):
+                    picture = None
+                if picture is not None:
+                    st.image(picture, caption=f"{entry['label']}", width=56)
+                else:
+                    st.caption(f"{entry['label']} (unreadable)")
+                st.button("Delete", key=f"delete_{entry['id']}", on_click=delete_sample, args=(entry["id"],))
 
 
-def exchange(samples: SampleStore) -> None:
+def delete_sample(sample_id: str) -> None:
+    """Deletes from this visitor's own collection only, whatever id a message names."""
+    samples = sample_store()
+    if samples is None:
+        return
+    try:
+        samples.delete(sample_id)
+    except (SampleError, OSError) as error:
+        st.toast(f"Could not delete the sample: {error}")
+
+
+def exchange(samples: SampleStore | None) -> None:
     left, right = st.columns(2)
     with left:
-        st.download_button("Export all samples", data=samples.export, file_name="my_digits.npz",
-                           mime="application/octet-stream", disabled=not samples.entries(),
+        st.download_button("Export all samples", data=samples.export if samples else b"",
+                           file_name="my_digits.npz", mime="application/octet-stream",
+                           disabled=samples is None or not samples.entries(),
                            help="One .npz file with every sample, to keep or to import elsewhere.")
     with right:
-        upload = st.file_uploader("Import samples", type=["npz"], max_upload_size=50,
-                                  help="A file exported by this app.")
+        upload = st.file_uploader("Import samples", type=["npz"], max_upload_size=MAX_IMPORT_MB,
+                                  help=f"A file exported by this app (at most {MAX_IMPORT_MB} MB).")
     if upload is not None and st.session_state.get("imported") != upload.file_id:
         st.session_state.imported = upload.file_id
-        try:
-            added = samples.import_file(upload.getvalue())
-            st.success(f"Imported {added} new samples.")
-        except SampleError as error:
-            st.error(str(error))
+        rate = limit("import_rate", IMPORTS_PER_MINUTE)
+        if upload.size > MAX_IMPORT_MB << 20:
+            st.error(f"That file is larger than {MAX_IMPORT_MB} MB; an export of samples is far smaller.")
+        elif not rate.allow():
+            st.error(f"Wait {rate.wait():.0f} s before importing again.")
+        else:
+            try:
+                added = sample_store(create=True).import_file(upload.getvalue())
+                st.success(f"Imported {added} new samples.")
+            except SampleError as error:
+                st.error(f"Nothing was imported: {error}")
+            except OSError as error:
+                st.error(f"Nothing was imported: the server could not write the samples "
+                         f"({error.strerror or 'disk error'}).")
 
 
-def fine_tune_controls(network: Network, samples: SampleStore) -> None:
+def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
     from model.finetune import is_held_out
     from model.job import TrainingJob, fine_tune_network
 
-    trainable = sum(not is_held_out(e["id"]) for e in samples.entries())
+    trainable = sum(not is_held_out(e["id"]) for e in samples.entries()) if samples is not None else 0
     job = st.session_state.get("job")
     running = job is not None and not job.finished
     problem = mnist_problem()

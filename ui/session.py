@@ -4,28 +4,31 @@ The default network and MNIST are loaded once per process and shared by all
 visitors (`st.cache_resource`); everything a visitor changes (the networks
 they trained, which one is active, their training run) lives in their own
 `st.session_state`, so one visitor's training never changes another's page.
+What a session holds is bounded: at most `MAX_NETWORKS` networks and
+`MAX_NETWORK_BYTES` of their weights, the oldest dropped first (and named).
 """
 
 from __future__ import annotations
 
-import os
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from model.card import architecture, read_card
-from model.data import ENV_VAR, MnistUnavailable, file_sha256, load_mnist, mnist_source
+from model.card import architecture
+from model.collection import all_stores
+from model.data import ENV_VAR, MnistUnavailable, file_sha256, keras_cache_file, load_mnist, mnist_source
+from model.defaults import default_path, load_default, stamp, sweep
 from model.inference import DenseNet, ModelFileError
 
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model" / "mnist_ann.keras"
-MAX_NETWORKS = 8  # per visitor: each is a few MB of weights in the server's memory
+MAX_NETWORKS = 8  # per visitor, the default included
+MAX_NETWORK_BYTES = 64 << 20  # per visitor: the weights of four of the largest networks the sidebar allows
+log = logging.getLogger("read-my-digit")
 
 
 def default_model_path() -> Path:
-    """The default network's file; MODEL_PATH moves it (the tests use a copy, so that
-    "Save as default" in a test never touches the shipped file)."""
-    return Path(os.environ.get("MODEL_PATH") or SHIPPED_MODEL)
+    return default_path()
 
 
 @dataclass(frozen=True)
@@ -46,25 +49,63 @@ class Network:
         augmented = " · augmented" if self.card.get("hyperparameters", {}).get("augment") else ""
         return f"{self.name}: {architecture(self.net.hidden)}{accuracy}{augmented}"
 
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.net.weights())
 
-@st.cache_resource(show_spinner="Loading the network …")
-def default_network(path: str) -> Network:
-    """The shipped (or last saved) default, read once per server process."""
-    return Network("Default", DenseNet.load(path), read_card(path) or {})
+
+@st.cache_resource(show_spinner=False)
+def housekeeping() -> dict:
+    """Once per server process, before anyone saves: undo what a killed process left behind.
+
+    Temporary files of interrupted writes go, samples whose index line was
+    never written are listed again, unreadable sample files are set aside.
+    """
+    report = {"model": sweep(default_model_path()), "samples": {}}
+    for store in all_stores():
+        try:
+            done = store.repair()
+        except OSError as error:
+            log.warning("Could not repair the samples in %s: %s", store.folder, error)
+            continue
+        if any(done.values()):
+            report["samples"][str(store.folder)] = done
+    if report["model"] or report["samples"]:
+        log.warning("Start-up repair: %s", report)
+    return report
+
+
+@st.cache_resource(show_spinner="Loading the network …", max_entries=4)
+def default_network(path: str, version: tuple) -> Network:
+    """The default, read once per server process and again whenever it is saved (`version` changes)."""
+    loaded = load_default(path)
+    if loaded.problem:
+        log.warning("Default network: %s", loaded.problem)
+    return Network("Default", loaded.net, loaded.card)
 
 
 @st.cache_resource(show_spinner="Loading MNIST …")
-def training_data(source: str | None) -> tuple[tuple, dict]:
-    """MNIST from `source` (None: Keras's download) and where it came from, once per process."""
+def training_data(source: str) -> tuple[tuple, dict]:
+    """MNIST from the file `source` and where it came from, once per process."""
     mnist = load_mnist(source)
-    info = {"source": source or "keras.datasets.mnist", "sha256": file_sha256(source) if source else None}
-    return mnist, info
+    return mnist, {"source": source, "sha256": file_sha256(source)}
+
+
+def server_mnist_file() -> Path | None:
+    """The MNIST file this server may read: MNIST_PATH, or the copy Keras downloaded earlier.
+
+    The server never downloads MNIST itself: the download imports TensorFlow
+    and can take minutes, in the process every visitor's page runs in.
+    """
+    return mnist_source() or keras_cache_file()
 
 
 def mnist() -> tuple[tuple, dict]:
     """MNIST for this page (raises `MnistUnavailable` with the fix in its message)."""
-    source = mnist_source()
-    return training_data(str(source) if source else None)
+    source = server_mnist_file()
+    if source is None or not source.is_file():
+        raise MnistUnavailable(mnist_problem() or "MNIST is not available on this server.")
+    return training_data(str(source))
 
 
 def mnist_for_training() -> tuple[tuple, dict]:
@@ -72,15 +113,19 @@ def mnist_for_training() -> tuple[tuple, dict]:
     try:
         return mnist()
     except MnistUnavailable as error:
-        st.session_state.mnist_error = str(error)
+        log.warning("MNIST: %s", error)
+        st.session_state.mnist_error = "MNIST could not be read on this server; the owner can fix it (see the server's log)."
         st.rerun()
 
 
 def mnist_problem() -> str | None:
-    """Why MNIST cannot be used here, found without loading anything; None if it may."""
+    """Why MNIST cannot be used here, found without loading anything (and naming no server path); None if it may."""
     source = mnist_source()
     if source is not None and not source.is_file():
-        return f"Training needs MNIST, but {ENV_VAR} points to {source}, which does not exist: fix the path."
+        return f"Training needs MNIST, but {ENV_VAR} points to a file that does not exist on this server."
+    if source is None and keras_cache_file() is None:
+        return (f"Training needs MNIST on this server: set {ENV_VAR} to an mnist.npz "
+                "(or run `python train.py` once with internet access to download it).")
     return st.session_state.get("mnist_error")
 
 
@@ -88,24 +133,38 @@ def session_networks() -> dict[str, Network]:
     if "networks" not in st.session_state:
         st.session_state.networks = {}
         st.session_state.made = 0
+        path = default_model_path()
         try:
-            default = default_network(str(default_model_path()))
+            default = default_network(str(path), stamp(path))
             st.session_state.networks[default.name] = default
             st.session_state.active = default.name
         except ModelFileError as error:
-            st.session_state.model_error = str(error)
+            log.error("No default network: %s", error)
+            st.session_state.model_error = "the default network could not be read on this server."
+            st.session_state.model_error_detail = str(error)  # shown to the owner only
             st.session_state.active = None
     return st.session_state.networks
 
 
 def add_network(net: DenseNet, card: dict, kind: str = "Trained") -> str:
-    """Add a network to this visitor's list, make it active, and return its name."""
+    """Add a network to this visitor's list, make it active, and return its name.
+
+    The oldest networks made here (never the default) are dropped to stay
+    within `MAX_NETWORKS` and `MAX_NETWORK_BYTES`; the page says which.
+    """
     networks = session_networks()
     st.session_state.made += 1
     name = f"{kind} #{st.session_state.made}"
     networks[name] = Network(name, net, card)
-    while len(networks) > MAX_NETWORKS:  # forget the oldest one made here, never the default
-        del networks[next(n for n in networks if n != "Default")]
+    dropped = []
+    while len(networks) > MAX_NETWORKS or sum(n.nbytes for n in networks.values()) > MAX_NETWORK_BYTES:
+        oldest = next((n for n in networks if n not in ("Default", name)), None)
+        if oldest is None:
+            break
+        del networks[oldest]
+        dropped.append(oldest)
+    if dropped:
+        st.session_state.dropped_networks = dropped
     st.session_state.active = name
     return name
 

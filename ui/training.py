@@ -8,10 +8,12 @@ import streamlit as st
 
 from model.card import training_summary
 from model.config import APP_LIMITS, SIDEBAR_DEFAULTS, TrainConfig, parse_layer_sizes
+from model.defaults import KEEP, history, restore, save_default
+from model.inference import ModelFileError
 from model.job import TrainingJob, save_network, train_network
+from ui.access import check_password, is_owner, password_tries_left, secret, sign_in_available, signed_in_email
 from ui.session import (
-    Network, active_network, add_network, default_model_path, default_network, mnist_for_training, mnist_problem,
-    session_networks,
+    Network, active_network, add_network, default_model_path, mnist_for_training, mnist_problem, session_networks,
 )
 
 
@@ -42,6 +44,7 @@ def sidebar() -> None:
                            float(dropout), int(seed), augment)
         job_status()
         networks_panel()
+        owner_panel()
 
 
 def busy() -> bool:
@@ -119,10 +122,17 @@ def networks_panel() -> None:
             st.altair_chart(confusion_chart(test["confusion"]), width="stretch")
     if card.get("command"):
         st.caption(f"Repeat with `{card['command']}`")
-    if network.name != "Default":
-        if st.button("Save as default", help="Every new visitor will get this network. "
-                     "The previous default is kept as model/mnist_ann.backup.keras."):
-            save_as_default(network)
+    dropped = st.session_state.pop("dropped_networks", None)
+    if dropped:
+        st.info(f"To keep within what one visitor may hold, {', '.join(dropped)} "
+                f"{'was' if len(dropped) == 1 else 'were'} dropped from your list.")
+    if network.name != "Default" and is_owner():
+        st.button("Save as default", on_click=save_as_default, args=(network.name,),
+                  help=f"Every new visitor will get this network. The current default is kept "
+                  f"(the last {KEEP}), and you can roll back below.")
+    message = st.session_state.pop("save_message", None)
+    if message:
+        getattr(st, message[0])(message[1])
 
 
 def compact(n: int) -> str:
@@ -130,14 +140,74 @@ def compact(n: int) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k" if n >= 1e4 else f"{n:,}"
 
 
-def save_as_default(network: Network) -> None:
+def save_as_default(name: str) -> None:
+    """Owner only, checked here again: a crafted message for a button never shown must not save."""
+    network = session_networks().get(name)
+    if not is_owner() or network is None or name == "Default":
+        st.session_state.save_message = ("error", "Only the owner of this app can change its default network.")
+        return
     with st.spinner("Saving …"):
-        job = TrainingJob(save_network, (network.net, network.card, str(default_model_path())),
-                          kind="save", exclusive=False).start()
+        job = TrainingJob(save_network, (network.net, network.card), kind="save", exclusive=False).start()
         while not job.finished:
             time.sleep(0.05)
-    if job.state != "done":
-        st.error(f"Could not save {network.name}: {job.error}. The previous default is unchanged.")
+    try:
+        if job.state != "done":
+            raise ModelFileError(job.error or "the save was stopped")
+        save_default(default_model_path(), job.result.keras_bytes, network.card)
+    except (ModelFileError, OSError) as error:
+        st.session_state.save_message = ("error", f"Could not save {network.name}: {error}. "
+                                         "The previous default is unchanged.")
         return
-    default_network.clear()  # the next visitor loads the new default
-    st.success(f"Saved {network.name} as the default network.")
+    st.session_state.save_message = ("success", f"Saved {network.name} as the default network.")
+
+
+def owner_panel() -> None:
+    """Sign-in, the admin password, and rolling the default back, for the owner."""
+    owner = is_owner()
+    email = signed_in_email()
+    if sign_in_available():
+        if email:
+            st.caption(f"Signed in as {email}.")
+            st.button("Sign out", on_click=st.logout)
+        else:
+            st.button("Sign in", on_click=st.login, help="Keeps your samples with your account.")
+    if not owner:
+        if secret("admin_password"):
+            with st.expander("Owner"):
+                with st.form("owner"):
+                    typed = st.text_input("Admin password", type="password")
+                    if st.form_submit_button("Unlock"):
+                        if password_tries_left() <= 0:
+                            st.error("Too many tries: wait a minute.")
+                        elif check_password(typed):
+                            st.rerun()
+                        else:
+                            st.error("That is not the admin password.")
+        return
+    detail = st.session_state.get("model_error_detail")
+    entries = history(default_model_path())
+    if not entries and not detail:
+        return
+    with st.expander("Owner: earlier defaults"):
+        if detail:
+            st.warning(detail)
+        if not entries:
+            st.caption("No earlier default is kept yet.")
+            return
+        labels = {e.name: f"saved {e.saved} ({e.name[-8:]})" for e in entries}
+        choice = st.selectbox("Roll back to", list(labels), format_func=labels.get)
+        st.button("Roll back", on_click=roll_back, args=(choice,),
+                  help="Makes that network the default again; the current one is kept.")
+
+
+def roll_back(name: str) -> None:
+    if not is_owner():
+        st.session_state.save_message = ("error", "Only the owner of this app can change its default network.")
+        return
+    try:
+        restore(default_model_path(), name)
+    except (ModelFileError, OSError) as error:
+        st.session_state.save_message = ("error", f"Could not roll back: {error}")
+        return
+    st.session_state.save_message = ("success", "Rolled back: new visitors get that network. "
+                                     "Yours changes when you reload the page.")

@@ -1,0 +1,244 @@
+"""The default network every visitor meets first: saved with its history, read as a consistent pair.
+
+The default is two files, the network (`mnist_ann.keras`) and its card
+(`mnist_ann.json`), and the card holds the sha256 of the network it
+describes. They are written one after the other, each atomically, so a kill
+between the two can pair a new network with an old card: `load_default`
+checks the hash and, on a mismatch or any damage, reads the newest good
+pair kept in the history instead, and says so.
+
+Every save first copies the current pair into `<name>.history/`, and the
+last `KEEP` are kept there, so the owner can roll back (`restore`, on the
+page or `python -m model.defaults rollback`). Writes and reads of the pair
+take the folder's lock, so a reader never sees half of a save.
+
+No TensorFlow here: the network arrives as the bytes of a `.keras` file
+(made by a training worker) and is read back with `model.inference`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from model.atomic import atomic_write_bytes, atomic_write_json, exclusive, sweep_temporary_files
+from model.card import card_path, checked_card
+from model.inference import MAX_FILE_BYTES, DenseNet, ModelFileError
+
+KEEP = 5  # earlier defaults kept for rollback
+SHIPPED = Path(__file__).resolve().parent / "mnist_ann.keras"
+
+
+@dataclass(frozen=True)
+class Default:
+    net: DenseNet
+    card: dict
+    name: str  # "current", or the history entry it was read from
+    problem: str | None = None  # why the current default was not used, if it was not
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A previous default in the history."""
+
+    name: str  # "20261122T231500-1a2b3c4d": when it stopped being the default, and its hash
+    path: Path
+
+    @property
+    def saved(self) -> str:
+        stamp = datetime.strptime(self.name[:15], "%Y%m%dT%H%M%S")
+        return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def default_path() -> Path:
+    """The default network's file; MODEL_PATH moves it (the tests work on a copy)."""
+    return Path(os.environ.get("MODEL_PATH") or SHIPPED)
+
+
+def history_folder(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path.with_name(f"{path.stem}.history")
+
+
+def history(path: str | os.PathLike) -> list[Entry]:
+    """Previous defaults, newest first."""
+    folder = history_folder(path)
+    if not folder.is_dir():
+        return []
+    return [Entry(p.stem, p) for p in sorted(folder.glob("*.keras"), reverse=True)
+            if not p.name.startswith(".")]
+
+
+def save_default(path: str | os.PathLike, keras_bytes: bytes, card: dict) -> None:
+    """Make `keras_bytes` (a `.keras` file) with `card` the default; the current one goes to the history.
+
+    The network is checked before anything is written; an OSError (a full
+    disk, say) leaves the current default in place.
+    """
+    path = Path(path)
+    DenseNet.from_keras_bytes(keras_bytes, "the new network")  # refuse what could not be read back
+    with exclusive(path):
+        _archive_current(path)
+        _write_pair(path, keras_bytes, card)
+        _prune(path)
+
+
+def restore(path: str | os.PathLike, name: str) -> None:
+    """Make the history entry `name` the default again; the current one goes to the history."""
+    path = Path(path)
+    with exclusive(path):
+        entry = next((e for e in history(path) if e.name == name), None)
+        if entry is None:
+            raise ModelFileError(f"There is no earlier default called {name!r}.")
+        data, card = _read_pair(entry.path)
+        _check_pair(data, card, entry.name)
+        _archive_current(path)
+        _write_pair(path, data, card)
+        entry.path.unlink(missing_ok=True)
+        card_path(entry.path).unlink(missing_ok=True)
+        _prune(path)
+
+
+def load_default(path: str | os.PathLike) -> Default:
+    """The current default if its network and card agree, else the newest good earlier one.
+
+    Raises `ModelFileError` only when neither the current default nor any
+    entry in the history can be read.
+    """
+    path = Path(path)
+    with exclusive(path):
+        try:
+            data, card = _read_pair(path)
+            return Default(_check_pair(data, card, path.name), card or {}, "current")
+        except ModelFileError as error:
+            problem = str(error)
+        for entry in history(path):
+            try:
+                data, card = _read_pair(entry.path)
+                net = _check_pair(data, card, entry.name)
+            except ModelFileError:
+                continue
+            return Default(net, card or {}, entry.name,
+                           f"{problem} Using the previous default, saved {entry.saved}, until the owner fixes it.")
+    raise ModelFileError(problem)
+
+
+def stamp(path: str | os.PathLike) -> tuple:
+    """Changes whenever the default is saved or restored (by this process or another)."""
+    try:
+        return tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (Path(path), card_path(path)))
+    except OSError:
+        return ()
+
+
+def sweep(path: str | os.PathLike) -> list[str]:
+    """Remove temporary files that killed saves left beside the default and in its history."""
+    return sweep_temporary_files(Path(path).parent) + sweep_temporary_files(history_folder(path))
+
+
+def _read_pair(path: Path) -> tuple[bytes, dict | None]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ModelFileError(f"{path.name} is {size >> 20} MB, larger than any network this app makes.")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"There is no default network ({path.name} is missing).") from None
+    except OSError as error:
+        raise ModelFileError(f"{path.name} could not be read ({error.strerror}).") from None
+    try:
+        text = card_path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return data, None  # a network without a card: usable, nothing to check it against
+    except OSError as error:
+        raise ModelFileError(f"The card of {path.name} could not be read ({error.strerror}).") from None
+    try:
+        card = checked_card(json.loads(text))
+    except ValueError:
+        card = None
+    if card is None:
+        raise ModelFileError(f"The card of {path.name} is damaged.")
+    return data, card
+
+
+def _check_pair(data: bytes, card: dict | None, name: str) -> DenseNet:
+    expected = (card or {}).get("model_sha256")
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise ModelFileError(f"The default network and its card do not match ({name} was changed "
+                             "or its save was cut short).")
+    return DenseNet.from_keras_bytes(data, name)
+
+
+def _write_pair(path: Path, data: bytes, card: dict) -> None:
+    atomic_write_bytes(path, data)
+    atomic_write_json(card_path(path), {**card, "model_sha256": hashlib.sha256(data).hexdigest()})
+
+
+def _archive_current(path: Path) -> None:
+    """Copy the current pair into the history (if it is there and whole)."""
+    try:
+        data, card = _read_pair(path)
+        _check_pair(data, card, path.name)
+    except ModelFileError:
+        return  # nothing good to keep
+    folder = history_folder(path)
+    folder.mkdir(exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()
+    if any(e.name.endswith(digest[:8]) for e in history(path)):
+        return  # already kept
+    name = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{digest[:8]}"
+    _write_pair(folder / f"{name}.keras", data, card or {})
+
+
+def _prune(path: Path) -> None:
+    for entry in history(path)[KEEP:]:
+        entry.path.unlink(missing_ok=True)
+        card_path(entry.path).unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m model.defaults list | rollback [NAME]`: the owner's command line for the default."""
+    parser = argparse.ArgumentParser(prog="python -m model.defaults", description=main.__doc__)
+    parser.add_argument("action", choices=["list", "rollback"])
+    parser.add_argument("name", nargs="?", help="the history entry to restore (default: the newest)")
+    parser.add_argument("--model", default=None, help="the default network's file (default: MODEL_PATH "
+                        "or model/mnist_ann.keras)")
+    args = parser.parse_args(argv)
+    path = Path(args.model) if args.model else default_path()
+    entries = history(path)
+    if args.action == "list":
+        current = load_default(path)
+        print(f"current: {path} ({current.name}{'; ' + current.problem if current.problem else ''})")
+        for entry in entries:
+            accuracy = (checked_card(_json(card_path(entry.path))) or {}).get("test", {}).get("accuracy")
+            print(f"{entry.name}  saved {entry.saved}  test accuracy "
+                  f"{f'{accuracy:.2%}' if accuracy is not None else '–'}")
+        return 0
+    name = args.name or (entries[0].name if entries else None)
+    if name is None:
+        print("There is no earlier default to roll back to.", file=sys.stderr)
+        return 1
+    try:
+        restore(path, name)
+    except (ModelFileError, OSError) as error:
+        print(f"Could not roll back: {error}", file=sys.stderr)
+        return 1
+    print(f"The default is now {name}; the one it replaced is kept in {history_folder(path)}.")
+    return 0
+
+
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Who is at the page: whose samples they see, and whether they may change what everybody gets.
+
+Every visitor draws, trains and fine-tunes for themselves. Two things are
+kept apart:
+
+- **Their samples.** A signed-in visitor's collection belongs to their
+  account; any other visitor's is named by a token in the page's URL
+  (`?samples=…`), made at their first save, so a bookmark brings it back and
+  nobody else can guess it. The person at the server itself (a loopback
+  address) keeps the one local collection, with no setup.
+- **The owner's actions** ("Save as default", rolling back): offered only to
+  a visitor at the server itself, one who typed the admin password from
+  `.streamlit/secrets.toml`, or a signed-in account listed there as admin.
+  The page checks again when the action runs, so a crafted message cannot do
+  it either.
+
+Secrets (all optional), in `.streamlit/secrets.toml`:
+
+    admin_password = "…"          # compared in constant time
+    admins = ["teacher@example.org"]
+    owner_on_this_machine = true  # false: a browser on the server is a visitor like any other
+    [auth] …                      # Streamlit's own OIDC sign-in settings (st.login)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets as random_secrets
+import time
+
+import streamlit as st
+
+from model.collection import CollectionError, account_store, is_token, local_store, new_token, visitor_store
+from model.samples import SampleStore
+
+TOKEN_PARAM = "samples"
+PASSWORD_TRIES = 5  # per session and per `PASSWORD_WINDOW` seconds
+PASSWORD_WINDOW = 60
+
+
+def secret(key: str, default=None):
+    """A value from secrets.toml, or `default` when there is no such file or key."""
+    try:
+        return st.secrets.get(key, default)
+    except Exception:  # no secrets.toml at all: Streamlit raises rather than returning the default
+        return default
+
+
+def visitor_id() -> str:
+    """An opaque id of this browser session, made here (AppTest gives every session the same one)."""
+    if "visitor_id" not in st.session_state:
+        st.session_state.visitor_id = random_secrets.token_hex(16)
+    return st.session_state.visitor_id
+
+
+def at_the_server() -> bool:
+    """The visitor connects from the machine the app runs on (and the owner has not turned that off)."""
+    if not secret("owner_on_this_machine", True):
+        return False
+    address = st.context.ip_address
+    if not isinstance(address, str):
+        return False
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def signed_in_email() -> str | None:
+    try:
+        if st.user.is_logged_in:
+            return st.user.get("email") or None
+    except (AttributeError, KeyError):  # no sign-in configured
+        pass
+    return None
+
+
+def account_id() -> str | None:
+    """A stable id of the signed-in account: issuer and subject, or the e-mail address."""
+    try:
+        if not st.user.is_logged_in:
+            return None
+        issuer, subject = st.user.get("iss"), st.user.get("sub")
+        return f"{issuer}|{subject}" if issuer and subject else st.user.get("email")
+    except (AttributeError, KeyError):
+        return None
+
+
+def sign_in_available() -> bool:
+    return secret("auth") is not None
+
+
+def is_owner() -> bool:
+    if st.session_state.get("owner_password_ok") or at_the_server():
+        return True
+    email = signed_in_email()
+    admins = secret("admins", []) or []
+    return email is not None and email in list(admins)
+
+
+def check_password(typed: str) -> bool:
+    """Compare with the admin password in constant time; a few tries per minute per session."""
+    expected = secret("admin_password")
+    if not expected or not isinstance(typed, str):
+        return False
+    now = time.monotonic()
+    tries = [t for t in st.session_state.get("password_tries", []) if now - t < PASSWORD_WINDOW]
+    if len(tries) >= PASSWORD_TRIES:
+        st.session_state.password_tries = tries
+        return False
+    st.session_state.password_tries = tries + [now]
+    ok = hmac.compare_digest(hashlib.sha256(typed.encode()).digest(),
+                             hashlib.sha256(str(expected).encode()).digest())
+    st.session_state.owner_password_ok = ok
+    return ok
+
+
+def password_tries_left() -> int:
+    now = time.monotonic()
+    return PASSWORD_TRIES - len([t for t in st.session_state.get("password_tries", []) if now - t < PASSWORD_WINDOW])
+
+
+def sample_store(create: bool = False) -> SampleStore | None:
+    """This visitor's collection; None if they have none yet (and `create` is False).
+
+    With `create`, a visitor without one gets a new token, put in the URL.
+    """
+    account = account_id()
+    if account is not None:
+        return account_store(account)
+    token = st.query_params.get(TOKEN_PARAM)
+    if token is not None:
+        try:
+            return visitor_store(token)
+        except CollectionError as error:
+            st.session_state.collection_error = str(error)
+            if not create:
+                return None
+    if at_the_server() and token is None:
+        return local_store()
+    if not create:
+        return None
+    token = new_token()
+    st.query_params[TOKEN_PARAM] = token
+    st.session_state.collection_error = None
+    return visitor_store(token)
+
+
+def has_private_link() -> bool:
+    return account_id() is None and is_token(st.query_params.get(TOKEN_PARAM))
