@@ -149,3 +149,55 @@ def test_a_real_digit_is_not_blank():
 def test_bad_input_is_refused_with_a_message(bad, message):
     with pytest.raises(ValueError, match=message):
         to_mnist(bad)
+
+
+def _png(size, mode="RGBA"):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, size).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_read_png_takes_the_canvas_image():
+    from model.preprocess import read_png
+
+    assert read_png(_png((280, 280)), 840).shape == (280, 280, 4)
+    assert read_png(_png((280, 280), "L"), 840).shape == (280, 280, 4), "other modes are converted"
+
+
+def test_read_png_refuses_a_huge_image_before_decoding_it():
+    import tracemalloc
+
+    from model.preprocess import DrawingError, read_png
+
+    huge = _png((9000, 9000), "1")  # a small message that would decode to 81 million pixels
+    assert len(huge) < 1 << 20
+    tracemalloc.start()
+    with pytest.raises(DrawingError, match="9000×9000"):
+        read_png(huge, 840)
+    assert tracemalloc.get_traced_memory()[1] < 8 << 20
+    tracemalloc.stop()
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\0" * 40])
+def test_read_png_refuses_garbage_in_a_sentence(data):
+    from model.preprocess import DrawingError, read_png
+
+    with pytest.raises(DrawingError):
+        read_png(data, 840)
+
+
+def test_read_png_refuses_other_formats():
+    import io
+
+    from PIL import Image
+
+    from model.preprocess import DrawingError, read_png
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (280, 280)).save(buffer, format="GIF")
+    with pytest.raises(DrawingError, match="PNG"):
+        read_png(buffer.getvalue(), 840)

@@ -1,0 +1,119 @@
+"""The default network: saved with a history, read as a pair checked by hash, rolled back by the owner."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from model.card import card_path, checked_card
+from model.defaults import KEEP, history, load_default, main, restore, save_default, sweep
+from model.inference import DenseNet, ModelFileError
+
+SHIPPED = Path(__file__).resolve().parent.parent / "model" / "mnist_ann.keras"
+
+
+@pytest.fixture
+def default(tmp_path):
+    path = tmp_path / "net.keras"
+    shutil.copyfile(SHIPPED, path)
+    shutil.copyfile(card_path(SHIPPED), card_path(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_keras(tmp_path_factory):
+    """The bytes of a tiny .keras file, with a card."""
+    from model.network import build_ann, keras_bytes
+
+    return keras_bytes(build_ann((8,))), {"name": "small", "test": {"accuracy": 0.5, "loss": 1.0, "count": 10}}
+
+
+def test_the_shipped_pair_matches(default):
+    loaded = load_default(default)
+    assert loaded.problem is None and loaded.name == "current"
+    assert loaded.card["model_sha256"] == hashlib.sha256(default.read_bytes()).hexdigest()
+
+
+def test_a_new_network_with_the_old_card_falls_back_to_the_previous_default(default, small_keras):
+    data, card = small_keras
+    shipped_hidden = DenseNet.load(default).hidden
+    save_default(default, data, card)
+    old_card = card_path(history(default)[0].path).read_text()
+    card_path(default).write_text(old_card)  # as if killed between the network and its card
+    loaded = load_default(default)
+    assert "do not match" in loaded.problem and "previous default" in loaded.problem
+    assert loaded.net.hidden == shipped_hidden and loaded.name == history(default)[0].name
+
+
+@pytest.mark.parametrize("card_text", ["{not json", "[1, 2]", '{"test": {"accuracy": "high"}, "model_sha256": 5}'])
+def test_a_damaged_card_never_crashes_a_load(default, card_text):
+    card_path(default).write_text(card_text)
+    if card_text.startswith("{\"test\""):
+        loaded = load_default(default)  # wrong shapes are dropped, the network still loads
+        assert "test" not in loaded.card and loaded.problem is None
+    else:
+        with pytest.raises(ModelFileError, match="damaged"):
+            load_default(default)  # no history to fall back to: one sentence
+
+
+def test_a_valid_json_that_is_not_a_keras_config_is_refused_in_a_sentence(tmp_path):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"layers": "oops"}}))
+        archive.writestr("model.weights.h5", b"")
+    with pytest.raises(ModelFileError):
+        DenseNet.from_keras_bytes(buffer.getvalue(), "x")
+
+
+def test_history_keeps_the_last_few_and_restore_rolls_back(default, small_keras):
+    data, card = small_keras
+    shipped = default.read_bytes()
+    for i in range(KEEP + 2):
+        save_default(default, data if i % 2 == 0 else shipped, {**card, "name": f"save {i}"})
+    assert len(history(default)) <= KEEP
+    newest = history(default)[0]
+    wanted = newest.path.read_bytes()
+    current = default.read_bytes()
+    restore(default, newest.name)
+    assert default.read_bytes() == wanted and load_default(default).problem is None
+    assert any(e.path.read_bytes() == current for e in history(default)), "the replaced default is kept"
+    with pytest.raises(ModelFileError, match="no earlier default"):
+        restore(default, "19990101T000000-deadbeef")
+
+
+def test_rollback_from_the_command_line(default, small_keras, capsys):
+    data, card = small_keras
+    shipped = default.read_bytes()
+    save_default(default, data, card)
+    assert main(["list", "--model", str(default)]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert main(["rollback", "--model", str(default)]) == 0
+    assert default.read_bytes() == shipped
+    assert load_default(default).problem is None
+
+
+def test_a_save_refuses_bytes_that_are_not_a_network(default):
+    before = default.read_bytes()
+    with pytest.raises(ModelFileError):
+        save_default(default, b"PK\x03\x04 not a model", {})
+    assert default.read_bytes() == before and history(default) == []
+
+
+def test_sweep_removes_what_killed_saves_left(default, small_keras):
+    save_default(default, *small_keras)
+    (default.parent / ".tmp-net.keras.abcd1234.keras").write_bytes(b"half")
+    (history(default)[0].path.parent / ".tmp-x.json.abcd1234.json").write_bytes(b"half")
+    assert len(sweep(default)) == 2
+    assert not list(default.parent.rglob(".tmp-*"))
+
+
+def test_checked_card_drops_badly_shaped_fields():
+    card = checked_card({"test": {"accuracy": 2.0}, "history": {"loss": ["x"]}, "command": "python train.py",
+                         "fine_tune": {"trained_on": "many"}, "hyperparameters": {"augment": "yes"}})
+    assert card == {"command": "python train.py"}
+    assert checked_card([1, 2]) is None
