@@ -47,7 +47,7 @@ class Default:
 class Entry:
     """A previous default in the history."""
 
-    name: str  # "20261122T231500-1a2b3c4d": when it stopped being the default, and its hash
+    name: str  # "20261122T231500123456-1a2b3c4d": when it stopped being the default, and its hash
     path: Path
 
     @property
@@ -190,10 +190,12 @@ def _archive_current(path: Path) -> None:
     folder = history_folder(path)
     folder.mkdir(exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
-    if any(e.name.endswith(digest[:8]) for e in history(path)):
-        return  # already kept
-    name = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{digest[:8]}"
+    name = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{digest[:8]}"
     _write_pair(folder / f"{name}.keras", data, card or {})
+    for entry in history(path):  # the same network kept before: only its newest copy stays
+        if entry.name.endswith(digest[:8]) and entry.name != name:
+            entry.path.unlink(missing_ok=True)
+            card_path(entry.path).unlink(missing_ok=True)
 
 
 def _prune(path: Path) -> None:
