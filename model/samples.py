@@ -352,7 +352,7 @@ def read_sample_file(data: bytes, max_samples: int) -> tuple[np.ndarray, np.ndar
         raise SampleError(f"The file unpacks to {total >> 20} MB; a file of samples is at most "
                           f"{MAX_IMPORT_BYTES >> 20} MB unpacked.")
 
-    def member(name: str, allowed: str, shape_ok) -> np.ndarray:
+    def member(name: str, allowed: str, shape_ok, max_len: int | None = None) -> np.ndarray:
         info = members[name]
         try:
             with archive.open(info) as stream:
@@ -362,6 +362,8 @@ def read_sample_file(data: bytes, max_samples: int) -> tuple[np.ndarray, np.ndar
                 read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                                else np.lib.format.read_array_header_2_0)
                 shape, fortran, dtype = read_header(stream)
+            if max_len is not None and shape and shape[0] > max_len:
+                raise SampleError(f"The file holds {shape[0]:,} samples; a collection holds at most {max_len:,}.")
             if dtype.kind not in allowed or dtype.hasobject or not shape_ok(shape):
                 raise SampleError(f"The file's {name[:-4]} have shape {shape} and type {dtype}, which a file "
                                   "of samples never has.")
@@ -375,9 +377,7 @@ def read_sample_file(data: bytes, max_samples: int) -> tuple[np.ndarray, np.ndar
             raise not_ours from None
         return array
 
-    images = member("images.npy", "u", lambda s: len(s) == 3 and s[1:] == (28, 28) and s[0] <= max_samples)
-    if len(images) > max_samples:
-        raise SampleError(f"The file holds {len(images):,} samples; a collection holds at most {max_samples:,}.")
+    images = member("images.npy", "u", lambda s: len(s) == 3 and s[1:] == (28, 28), max_len=max_samples)
     labels = member("labels.npy", "iu", lambda s: s == (len(images),))
     strokes = (member("strokes.npy", "U", lambda s: s == (len(images),))
                if "strokes.npy" in members else None)

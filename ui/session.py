@@ -76,12 +76,13 @@ def housekeeping() -> dict:
 
 
 @st.cache_resource(show_spinner="Loading the network …", max_entries=4)
-def default_network(path: str, version: tuple) -> Network:
-    """The default, read once per server process and again whenever it is saved (`version` changes)."""
+def default_network(path: str, version: tuple) -> tuple[Network, str | None]:
+    """The default, read once per server process and again whenever it is saved (`version` changes),
+    and why the current default was not used, if it was not (for the owner's eyes)."""
     loaded = load_default(path)
     if loaded.problem:
         log.warning("Default network: %s", loaded.problem)
-    return Network("Default", loaded.net, loaded.card)
+    return Network("Default", loaded.net, loaded.card), loaded.problem
 
 
 @st.cache_resource(show_spinner="Loading MNIST …")
@@ -135,7 +136,8 @@ def session_networks() -> dict[str, Network]:
         st.session_state.made = 0
         path = default_model_path()
         try:
-            default = default_network(str(path), stamp(path))
+            default, problem = default_network(str(path), stamp(path))
+            st.session_state.model_error_detail = problem
             st.session_state.networks[default.name] = default
             st.session_state.active = default.name
         except ModelFileError as error:

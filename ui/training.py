@@ -185,12 +185,12 @@ def owner_panel() -> None:
                             st.error("That is not the admin password.")
         return
     detail = st.session_state.get("model_error_detail")
+    if detail:
+        st.warning(f"For the owner: {detail}")
     entries = history(default_model_path())
-    if not entries and not detail:
+    if not entries:
         return
     with st.expander("Owner: earlier defaults"):
-        if detail:
-            st.warning(detail)
         if not entries:
             st.caption("No earlier default is kept yet.")
             return
