@@ -117,3 +117,44 @@ def test_looking_inside_the_network(page):
     expect(page.get_by_text("What a unit looks for")).to_be_visible(timeout=15_000)
     expect(page.get_by_text("for 0 (")).to_be_visible()  # the saliency map's caption
     page.screenshot(path=ARTIFACTS / "inside.png", full_page=True)
+
+
+@pytest.fixture(scope="module")
+def shared_url(tmp_path_factory, tiny_mnist_path):
+    """The app as on a public server: browsers here are visitors, not the owner."""
+    home = tmp_path_factory.mktemp("shared")
+    model = home / "mnist_ann.keras"
+    shutil.copyfile(ROOT / "model" / "mnist_ann.keras", model)
+    shutil.copyfile(card_path(ROOT / "model" / "mnist_ann.keras"), card_path(model))
+    (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
+    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_PATH": str(home / "samples")}
+    with streamlit_server(env=env, log=home / "streamlit.log",
+                          args=["--secrets.files", str(home / "secrets.toml")]) as url:
+        yield url
+
+
+def test_two_visitors_keep_their_samples_apart(browser, shared_url):
+    a = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    a.goto(shared_url)
+    canvas_box(a)
+    draw(a, DRAWINGS[7])
+    expect(prediction(a)).to_have_text("7", timeout=15_000)
+    wait_idle(a)
+    a.get_by_test_id("stMain").get_by_role("radio", name="1", exact=True).click()
+    expect(a.get_by_text("Saved as a 1. You have 1 samples.")).to_be_visible(timeout=10_000)
+    assert "samples=" in a.url, "the first save gives the page its private address"
+    assert "Save as default" not in a.get_by_test_id("stSidebar").inner_text()
+
+    b = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    b.goto(shared_url)
+    canvas_box(b)
+    b.get_by_role("radio", name="Teach it your handwriting").click()
+    expect(b.get_by_text("0 in all")).to_be_visible(timeout=15_000)
+
+    a_again = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    a_again.goto(a.url)  # the bookmark, in another browser
+    canvas_box(a_again)
+    a_again.get_by_role("radio", name="Teach it your handwriting").click()
+    expect(a_again.get_by_text("1 in all")).to_be_visible(timeout=15_000)
+    for page in (a, b, a_again):
+        page.context.close()

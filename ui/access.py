@@ -19,6 +19,8 @@ Secrets (all optional), in `.streamlit/secrets.toml`:
     admin_password = "…"          # compared in constant time
     admins = ["teacher@example.org"]
     owner_on_this_machine = true  # false: a browser on the server is a visitor like any other
+                                  # (set it false behind a reverse proxy on the same machine,
+                                  # where every visitor arrives from the loopback address)
     [auth] …                      # Streamlit's own OIDC sign-in settings (st.login)
 """
 
@@ -60,6 +62,8 @@ def at_the_server() -> bool:
     if not secret("owner_on_this_machine", True):
         return False
     address = st.context.ip_address
+    if address is None:  # Streamlit's documented answer for a visitor on localhost
+        return True
     if not isinstance(address, str):
         return False
     try:
