@@ -301,3 +301,35 @@ def test_each_visitor_sees_only_their_own_samples(app, tmp_path):
     b.query_params["samples"] = new_token()  # someone else's guess: an empty collection of their own
     b.run()
     assert any("0 in all" in m.value for m in b.main.markdown)
+
+
+def test_the_server_never_downloads_mnist(model_copy, monkeypatch, tmp_path):
+    import model.data
+
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
+    monkeypatch.setattr(model.data, "_download", lambda: pytest.fail("the server tried to download MNIST"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any("set MNIST_PATH" in w for w in texts(at.sidebar.warning))
+    assert at.sidebar.button[0].disabled, "Train waits for MNIST"
+    open_panel(at, "Where it fails")  # needs the test set: says so, downloads nothing
+    assert not at.exception
+
+
+def test_a_session_keeps_a_bounded_number_of_networks():
+    def many():
+        import streamlit as st
+
+        from ui.session import add_network, session_networks
+
+        default = session_networks()["Default"].net
+        for _ in range(10):
+            add_network(default, {})
+        st.markdown(" | ".join(session_networks()))
+        st.markdown(" | ".join(st.session_state.get("dropped_networks", [])))
+
+    at = AppTest.from_function(many, default_timeout=60).run()
+    kept, dropped = at.markdown[0].value, at.markdown[1].value
+    assert kept.split(" | ") == ["Default"] + [f"Trained #{n}" for n in range(4, 11)]
+    assert dropped.split(" | ") == ["Trained #3"], "the last addition dropped the oldest, and says which"
