@@ -58,7 +58,9 @@ def read_png(data: bytes, max_side: int, max_bytes: int = 2 << 20) -> np.ndarray
             return np.asarray(image.convert("RGBA"))
     except DrawingError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError:  # refused by Pillow's own limit, from the header too
+        raise DrawingError(f"The drawing is far larger than the canvas ({max_side} px a side at most).") from None
+    except (OSError, ValueError, SyntaxError) as error:
         raise DrawingError(f"The drawing could not be read ({type(error).__name__}).") from None
 
 
