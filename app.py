@@ -6,8 +6,8 @@ The page only wires widgets to functions: the ML lives in `model/` (shared
 with train.py), the page's parts in `ui/`. Drawing and predicting need no
 TensorFlow: the network's weights are read into NumPy once per server
 process, so the canvas is ready at once and each stroke is answered in well
-under a millisecond of computation. TensorFlow is imported only in the child
-process that runs a training (`model.job`), never in the server itself.
+under a millisecond of computation. TensorFlow is imported only by the Dask
+workers that run trainings (`model.jobs`, `model.tasks`), never in the server itself.
 """
 
 from __future__ import annotations

@@ -133,8 +133,67 @@ def score_held_out(net, extra: dict) -> dict:
     return held
 
 
+def train_on_cluster(args) -> int:
+    """With DASK_SCHEDULER_ADDRESS: the same run as a task on that cluster, its workers' own MNIST."""
+    from model.cluster import ClusterUnavailable, scheduler_address
+    from model.defaults import save_default
+    from model.jobs import JobQueue
+    from model.tasks import keras_file_task, train_task
+
+    if args.data or args.extra:
+        print("train.py: error: with DASK_SCHEDULER_ADDRESS set, the workers read their own MNIST_PATH: "
+              "--data and --extra work only without it (unset DASK_SCHEDULER_ADDRESS).", file=sys.stderr)
+        return 2
+    queue = JobQueue(abandon_after_s=float("inf"))
+    config = args.config
+    command = config.command(out=args.out)
+    print(f"Training {config.hidden} for {config.epochs} epochs on the cluster at {scheduler_address()} …",
+          flush=True)
+    started = time.perf_counter()
+    try:
+        # the command line's own run: no per-run time limit, which is for the page's shared queue
+        job = queue.submit("train.py", "training", train_task, config, command, limit_s=float("inf"))
+        shown = 0
+        while not job.finished:
+            time.sleep(0.25)
+            for point in [p for p in job.curve if p.split == "validation"][shown:]:
+                shown += 1
+                print(f"epoch {shown:>3}/{config.epochs}  val_loss {point.loss:.4f}  "
+                      f"val_accuracy {point.accuracy:.2%}", flush=True)
+        if job.state != "done":
+            print(f"train.py: error: the run {job.state}: {job.error}", file=sys.stderr)
+            return 1
+        result = job.result
+        test = result.card["test"]
+        print(f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
+              f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s.")
+        saving = queue.submit("train.py", "save", keras_file_task, result.net, result.card)
+        while not saving.finished:
+            time.sleep(0.1)
+        if saving.state != "done":
+            print(f"train.py: error: could not make the .keras file: {saving.error}", file=sys.stderr)
+            return 1
+        save_default(args.out, saving.result, result.card)
+    except ClusterUnavailable as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        job.stop()
+        print("\ntrain.py: interrupted; the run was stopped and nothing was written.", file=sys.stderr)
+        return 130
+    except OSError as error:
+        print(f"train.py: error: could not save {args.out}: {error}", file=sys.stderr)
+        return 1
+    print(f"Saved {args.out} and its card {args.out[: -len('.keras')]}.json.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from model.cluster import scheduler_address
+
+    if scheduler_address():
+        return train_on_cluster(args)
     try:
         mnist = load_mnist(args.data)
     except MnistUnavailable as error:

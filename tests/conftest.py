@@ -30,3 +30,21 @@ def mnist():
         return load_mnist()
     except MnistUnavailable as error:
         pytest.fail(f"These tests need the real MNIST: {error}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def training_cluster(tiny_mnist_path):
+    """One small local Dask cluster for the whole run, its worker reading the tiny MNIST.
+
+    The app and `model.jobs` send their jobs to it (`model.cluster.use_client`),
+    as they would to the cluster they start themselves.
+    """
+    from distributed import Client
+
+    from model.cluster import close_client, local_cluster, use_client
+
+    cluster = local_cluster(n_workers=1, env={"MNIST_PATH": str(tiny_mnist_path)})
+    client = Client(cluster, set_as_default=False)
+    use_client(client)
+    yield client
+    close_client()

@@ -15,7 +15,7 @@ from model.ratelimit import RateLimit
 from model.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
 from ui.access import has_private_link, sample_store, signed_in_email
 from ui.pictures import enlarge
-from ui.session import Network, mnist_for_training, mnist_problem
+from ui.session import Network, mnist_problem
 
 REVIEW = 30  # samples shown for review at once, newest first
 SAVES_PER_MINUTE = 20  # per visitor session: a person correcting readings makes a few
@@ -163,7 +163,8 @@ def exchange(samples: SampleStore | None) -> None:
 
 def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
     from model.finetune import is_held_out
-    from model.job import TrainingJob, fine_tune_network
+    from model.tasks import fine_tune_task
+    from ui.training import submit
 
     trainable = sum(not is_held_out(e["id"]) for e in samples.entries()) if samples is not None else 0
     job = st.session_state.get("job")
@@ -179,10 +180,8 @@ def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
         st.caption("Save a few samples first (at least one beyond the held-out fifth).")
     if not pressed:
         return
-    data, _ = mnist_for_training()
-    args = (network.net, network.card, network.name, data, samples.arrays())
-    st.session_state.job = TrainingJob(fine_tune_network, args, kind="fine-tune").start()
-    st.rerun()
+    submit("fine-tune", fine_tune_task, network.net, network.card, network.name, samples.arrays())
+    st.rerun()  # the sidebar shows its place in the queue and its progress
 
 
 def show_report(report: dict) -> None:

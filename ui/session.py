@@ -17,10 +17,12 @@ from pathlib import Path
 import streamlit as st
 
 from model.card import architecture
+from model.cluster import scheduler_address
 from model.collection import all_stores
 from model.data import ENV_VAR, MnistUnavailable, file_sha256, keras_cache_file, load_mnist, mnist_source
 from model.defaults import default_path, load_default, stamp, sweep
 from model.inference import DenseNet, ModelFileError
+from model.jobs import JobQueue
 
 MAX_NETWORKS = 8  # per visitor, the default included
 MAX_NETWORK_BYTES = 64 << 20  # per visitor: the weights of four of the largest networks the sidebar allows
@@ -109,25 +111,27 @@ def mnist() -> tuple[tuple, dict]:
     return training_data(str(source))
 
 
-def mnist_for_training() -> tuple[tuple, dict]:
-    """MNIST for a training run; if it cannot be loaded, remember why (the sidebar says so) and rerun."""
-    try:
-        return mnist()
-    except MnistUnavailable as error:
-        log.warning("MNIST: %s", error)
-        st.session_state.mnist_error = "MNIST could not be read on this server; the owner can fix it (see the server's log)."
-        st.rerun()
+@st.cache_resource(show_spinner=False)
+def job_queue() -> JobQueue:
+    """The one queue of training jobs for every visitor of this server."""
+    return JobQueue()
 
 
 def mnist_problem() -> str | None:
-    """Why MNIST cannot be used here, found without loading anything (and naming no server path); None if it may."""
+    """Why training cannot find MNIST, found without loading anything (and naming no server path); None if it may.
+
+    A local cluster's workers read the server's MNIST_PATH; a remote cluster's
+    workers have their own, which only they can check.
+    """
+    if scheduler_address():
+        return None
     source = mnist_source()
     if source is not None and not source.is_file():
         return f"Training needs MNIST, but {ENV_VAR} points to a file that does not exist on this server."
     if source is None and keras_cache_file() is None:
         return (f"Training needs MNIST on this server: set {ENV_VAR} to an mnist.npz "
                 "(or run `python train.py` once with internet access to download it).")
-    return st.session_state.get("mnist_error")
+    return None
 
 
 def session_networks() -> dict[str, Network]:

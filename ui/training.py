@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from model.card import training_summary
+from model.cluster import ClusterUnavailable
 from model.config import APP_LIMITS, SIDEBAR_DEFAULTS, TrainConfig, parse_layer_sizes
 from model.defaults import KEEP, history, restore, save_default
 from model.inference import ModelFileError
-from model.job import TrainingJob, save_network, train_network
-from ui.access import check_password, is_owner, password_tries_left, secret, sign_in_available, signed_in_email
-from ui.session import (
-    Network, active_network, add_network, default_model_path, mnist_for_training, mnist_problem, session_networks,
+from model.jobs import QueueRefused, TrainingJob
+from model.tasks import MAX_RUN_SECONDS, keras_file_task, train_task
+from ui.access import (
+    check_password, is_owner, password_tries_left, secret, sign_in_available, signed_in_email, visitor_id,
 )
+from ui.session import active_network, add_network, default_model_path, job_queue, mnist_problem, session_networks
 
 
 def sidebar() -> None:
@@ -38,7 +38,8 @@ def sidebar() -> None:
                                   help="Distort every batch afresh (rotation, slant, size, shift, elastic "
                                   "wobble, stroke thickness): reads drawings better, takes longer per epoch.")
             submitted = st.form_submit_button("Train", type="primary", disabled=busy() or bool(problem),
-                                              width="stretch")
+                                              width="stretch", help=f"Runs on the training cluster, in turn with "
+                                              f"other visitors' runs; at most {MAX_RUN_SECONDS // 60} minutes each.")
         if submitted:
             start_training(layers_text, int(epochs), int(batch_size), float(learning_rate),
                            float(dropout), int(seed), augment)
@@ -65,14 +66,24 @@ def start_training(layers_text, epochs, batch_size, learning_rate, dropout, seed
         for problem in problems:
             st.error(problem)
         return
-    data, info = mnist_for_training()
+    submit("training", train_task, config, config.command())
 
-    args = (config, data, info, config.command())
-    st.session_state.job = TrainingJob(train_network, args, kind="training").start()
+
+def submit(kind: str, task, *args, priority: int = 0) -> bool:
+    """Queue this visitor's job on the training cluster; say why not if it cannot be (in the sidebar)."""
+    try:
+        st.session_state.job = job_queue().submit(visitor_id(), kind, task, *args, priority=priority)
+        return True
+    except (QueueRefused, ClusterUnavailable) as error:
+        st.session_state.job_refused = str(error)
+        return False
 
 
 def job_status() -> None:
-    """Progress and live curves of this visitor's training or fine-tune, refreshed while it runs."""
+    """Progress and live curves of this visitor's job, refreshed while it waits or runs."""
+    refused = st.session_state.pop("job_refused", None)
+    if refused:
+        st.error(refused)
     job: TrainingJob | None = st.session_state.get("job")
     if job is None:
         return
@@ -81,6 +92,7 @@ def job_status() -> None:
     def live():
         from ui.charts import curves_chart
 
+        job.touch()  # the visitor is still here: a job nobody looks at is stopped
         st.progress(job.fraction, text=f"{job.kind.capitalize()}: {job.status}")
         if not job.finished:
             st.button(f"Stop {job.kind}", on_click=job.stop)
@@ -89,15 +101,25 @@ def job_status() -> None:
             st.altair_chart(curves_chart(job.curve, "accuracy"), width="stretch")
         if job.finished and st.session_state.get("collected") is not job:
             st.session_state.collected = job
-            if job.state == "done":
-                add_network(job.result.net, job.result.card, "Fine-tuned" if job.kind == "fine-tune" else "Trained")
+            collect(job)
             st.rerun()  # the whole page: new network in the list, and active
 
     live()
     if job.state == "failed":
         st.error(f"The {job.kind} failed: {job.error}")
     elif job.state == "stopped":
-        st.info(f"The {job.kind} was stopped; no network was added.")
+        st.info(f"The {job.kind} was stopped" + (f": {job.error}" if job.error else "")
+                + ("; no network was added." if job.kind != "save" else "."))
+
+
+def collect(job: TrainingJob) -> None:
+    """What a finished job gives this visitor: a network in their list, or (a save) the new default."""
+    if job.state != "done":
+        return
+    if job.kind == "save":
+        write_default(*job.result_for)
+    else:
+        add_network(job.result.net, job.result.card, "Fine-tuned" if job.kind == "fine-tune" else "Trained")
 
 
 def networks_panel() -> None:
@@ -141,24 +163,30 @@ def compact(n: int) -> str:
 
 
 def save_as_default(name: str) -> None:
-    """Owner only, checked here again: a crafted message for a button never shown must not save."""
+    """Owner only, checked here again: a crafted message for a button never shown must not save.
+
+    Making a `.keras` file needs Keras, so a worker makes it; the server
+    writes it (`collect`) when the job is done.
+    """
     network = session_networks().get(name)
     if not is_owner() or network is None or name == "Default":
         st.session_state.save_message = ("error", "Only the owner of this app can change its default network.")
         return
-    with st.spinner("Saving …"):
-        job = TrainingJob(save_network, (network.net, network.card), kind="save", exclusive=False).start()
-        while not job.finished:
-            time.sleep(0.05)
-    try:
-        if job.state != "done":
-            raise ModelFileError(job.error or "the save was stopped")
-        save_default(default_model_path(), job.result.keras_bytes, network.card)
-    except (ModelFileError, OSError) as error:
-        st.session_state.save_message = ("error", f"Could not save {network.name}: {error}. "
-                                         "The previous default is unchanged.")
+    if submit("save", keras_file_task, network.net, network.card, priority=10):
+        st.session_state.job.result_for = (network.name, network.card)
+
+
+def write_default(name: str, card: dict) -> None:
+    job = st.session_state.job
+    if not is_owner():
+        st.session_state.save_message = ("error", "Only the owner of this app can change its default network.")
         return
-    st.session_state.save_message = ("success", f"Saved {network.name} as the default network.")
+    try:
+        save_default(default_model_path(), job.result, card)
+    except (ModelFileError, OSError) as error:
+        st.session_state.save_message = ("error", f"Could not save {name}: {error}. The previous default is unchanged.")
+        return
+    st.session_state.save_message = ("success", f"Saved {name} as the default network.")
 
 
 def owner_panel() -> None:

@@ -1,0 +1,93 @@
+"""Where training runs: a Dask cluster, local by default, shared when `DASK_SCHEDULER_ADDRESS` says so.
+
+With nothing configured, the first job starts a `LocalCluster` of worker
+**processes** (never threads: TensorFlow must stay out of the web server's
+process), one worker with one task slot on a machine of up to 4 cores, a
+worker per 4 cores beyond. TensorFlow uses every core of its worker, so two
+runs at once would only slow each other: one slot per worker makes the rest
+queue, in the order they came. The dashboard is off unless
+`DASK_DASHBOARD_ADDRESS` asks for it.
+
+With `DASK_SCHEDULER_ADDRESS` (Dask's own setting, also read by
+`train.py`), jobs go to that cluster instead: start `dask scheduler` on one
+machine and `dask worker tcp://SCHEDULER:8786 --nthreads 1 --nworkers N`
+on each of the others, each with its own `MNIST_PATH`.
+
+A scheduler that cannot be reached, or a cluster that cannot start, is a
+`ClusterUnavailable` with a sentence to show.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import dask
+
+LOCAL_WORKER_CORES = 4  # cores per local worker: TensorFlow's gain beyond this is small for these networks
+CONNECT_TIMEOUT = "5s"
+ALLOWED_FAILURES = 0  # a task whose worker dies is failed at once (and the nanny restarts the worker)
+
+_client = None
+_lock = threading.Lock()
+
+
+class ClusterUnavailable(Exception):
+    """The training cluster cannot be reached or started; the message says what to do."""
+
+
+def scheduler_address() -> str | None:
+    """`DASK_SCHEDULER_ADDRESS` (or Dask's `scheduler-address` setting), or None for a local cluster."""
+    return dask.config.get("scheduler-address", None) or None
+
+
+def get_client():
+    """The `distributed.Client` for training jobs, made (and the cluster started) at the first call."""
+    global _client
+    with _lock:
+        if _client is not None and _client.status == "running":
+            return _client
+        from distributed import Client
+
+        address = scheduler_address()
+        try:
+            if address:
+                _client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            else:
+                _client = Client(local_cluster(), set_as_default=False)
+        except (OSError, TimeoutError) as error:
+            where = f"the training cluster at {address}" if address else "a local training cluster"
+            raise ClusterUnavailable(f"Training is unavailable: {where} could not be reached or started "
+                                     f"({type(error).__name__}). Drawing works as before.") from None
+        return _client
+
+
+def local_cluster(n_workers: int | None = None, **kwargs):
+    """A `LocalCluster` of worker processes with one task slot each, as this app runs it."""
+    from distributed import LocalCluster
+
+    cores = os.cpu_count() or 1
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        return LocalCluster(n_workers=n_workers or max(1, cores // LOCAL_WORKER_CORES), threads_per_worker=1,
+                            processes=True, dashboard_address=os.environ.get("DASK_DASHBOARD_ADDRESS"),
+                            silence_logs=logging.ERROR, **kwargs)
+
+
+def use_client(client) -> None:
+    """Send jobs to `client` from now on (the tests' own small cluster, say)."""
+    global _client
+    with _lock:
+        _client = client
+
+
+def close_client() -> None:
+    """Shut the client down (and a local cluster with it)."""
+    global _client
+    with _lock:
+        if _client is not None:
+            cluster = _client.cluster
+            _client.close()
+            if cluster is not None:
+                cluster.close()
+            _client = None

@@ -1,0 +1,219 @@
+"""Training jobs on the cluster, as a page sees them: one queue for every visitor of this server.
+
+A `TrainingJob` is one visitor's run (a retrain, a fine-tune, a save): a
+task on the Dask cluster (`model.cluster`, `model.tasks`) and a thread of
+the server that follows it, keeping what the page shows (where it stands
+in the queue, progress, the curves so far, the result or the error) in
+plain attributes the page reads on each refresh. Progress comes back
+through a `distributed.Queue`, Stop goes out through a `distributed.Event`.
+
+`JobQueue` holds the rules of a shared queue:
+- at most one waiting or running job per visitor;
+- at most `max_waiting` jobs waiting on this server (a clear message past that);
+- each job knows how many runs are ahead of it;
+- a job whose visitor has not looked at it for `abandon_after_s` (they closed
+  the page) is stopped, and cancelled if it had not started.
+
+No TensorFlow here: the server imports this, the workers do the training.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from model.cluster import ClusterUnavailable, get_client
+from model.progress import Progress
+
+CURVE_POINTS_PER_EPOCH = 10  # training-curve resolution: enough to see it move, cheap to draw
+MAX_WAITING = 12  # jobs waiting on one server: a class of 30 gets a clear message, not a 10-minute wait
+ABANDON_AFTER_S = 30
+POLL_S = 0.25  # how often the server collects a job's progress
+WORKER_LOST = ("The training worker stopped unexpectedly (it may have run out of memory); your run was lost. "
+               "Press the button again to start a new one.")
+
+
+class QueueRefused(Exception):
+    """A job the queue will not take now; the message says why."""
+
+
+@dataclass
+class CurvePoint:
+    epoch: float  # fractional: 1.5 is half-way through the second epoch
+    split: str  # "training" or "validation"
+    loss: float
+    accuracy: float
+
+
+@dataclass(eq=False)
+class TrainingJob:
+    visitor: str
+    kind: str  # what the page calls it: "training", "fine-tune", "save"
+    task: Callable
+    args: tuple
+    priority: int = 0
+    kwargs: dict = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    state: str = "waiting"  # waiting → running → done | stopped | failed
+    fraction: float = 0.0
+    status: str = "Waiting for the training cluster …"
+    ahead: int | None = None  # runs ahead of this one; None once it runs
+    curve: list[CurvePoint] = field(default_factory=list)
+    result: object = None
+    result_for: object = None  # what the page needs to use the result (the network a save is for)
+    error: str | None = None
+    seen: float = field(default_factory=time.monotonic)
+    submitted: float = field(default_factory=time.monotonic)
+    _future: object = None
+    _stop_event: object = None
+    _asked_to_stop: bool = False
+    _last_training_point: float = -1.0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "stopped", "failed")
+
+    def touch(self) -> None:
+        """The visitor looked at this job (called on every refresh of their page)."""
+        self.seen = time.monotonic()
+
+    def stop(self) -> None:
+        self._asked_to_stop = True
+        if self._stop_event is not None:
+            try:
+                self._stop_event.set()
+            except Exception:  # the cluster is gone: the follower thread reports that
+                pass
+        if self._future is not None and self.state == "waiting":
+            self._future.cancel()
+
+    def on_progress(self, p: Progress) -> None:
+        self.state, self.ahead = "running", None
+        self.fraction = p.fraction
+        self.status = f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches}"
+        at = p.epoch - 1 + p.batch / p.batches
+        if p.epoch_done:
+            self.curve.append(CurvePoint(at, "validation", p.logs.get("val_loss", 0.0),
+                                         p.logs.get("val_accuracy", 0.0)))
+        elif at - self._last_training_point >= 1 / CURVE_POINTS_PER_EPOCH:
+            self._last_training_point = at
+            self.curve.append(CurvePoint(at, "training", p.logs.get("loss", 0.0), p.logs.get("accuracy", 0.0)))
+
+
+class JobQueue:
+    """The jobs of this server's visitors, in the order they were asked for."""
+
+    def __init__(self, max_waiting: int = MAX_WAITING, abandon_after_s: float = ABANDON_AFTER_S,
+                 client_factory: Callable = get_client):
+        self.max_waiting, self.abandon_after_s = max_waiting, abandon_after_s
+        self.client_factory = client_factory
+        self.jobs: list[TrainingJob] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._watch_abandoned, name="abandoned-jobs", daemon=True).start()
+
+    def submit(self, visitor: str, kind: str, task: Callable, *args, priority: int = 0, **kwargs) -> TrainingJob:
+        """Queue `task(*args, **kwargs)`, or raise `QueueRefused` / `ClusterUnavailable` with a sentence."""
+        with self.lock:
+            self.jobs = [j for j in self.jobs if not j.finished]
+            if any(j.visitor == visitor for j in self.jobs):
+                raise QueueRefused("You already have a run waiting or running: wait for it, or stop it, first.")
+            if sum(j.state == "waiting" for j in self.jobs) >= self.max_waiting:
+                raise QueueRefused(f"The training queue is full ({self.max_waiting} runs waiting). "
+                                   "Try again in a minute or two.")
+            job = TrainingJob(visitor, kind, task, args, priority, kwargs=kwargs)
+            self.jobs.append(job)
+            self._update_places()
+        client = self.client_factory()  # may raise ClusterUnavailable: the job is then dropped
+        try:
+            self._start(client, job)
+        except Exception:
+            with self.lock:
+                self.jobs.remove(job)
+            raise
+        return job
+
+    def place(self, job: TrainingJob) -> int | None:
+        with self.lock:
+            self._update_places()
+        return job.ahead
+
+    def _update_places(self) -> None:
+        active = [j for j in self.jobs if not j.finished]
+        for job in active:
+            if job.state == "waiting":
+                job.ahead = sum(1 for other in active
+                                if other is not job and (other.state == "running" or _runs_before(other, job)))
+                job.status = ("Next in line: starting …" if job.ahead == 0 else
+                              f"{job.ahead} run{'s' if job.ahead > 1 else ''} ahead of yours …")
+
+    def _start(self, client, job: TrainingJob) -> None:
+        from distributed import Event, Queue
+
+        queue_name, stop_name = f"progress-{job.id}", f"stop-{job.id}"
+        progress = Queue(queue_name, client=client)
+        job._stop_event = Event(stop_name, client=client)
+        job._future = client.submit(job.task, *job.args, **job.kwargs, queue_name=queue_name, stop_name=stop_name,
+                                    key=f"{job.kind}-{job.id}", priority=job.priority, pure=False)
+        threading.Thread(target=self._follow, args=(job, progress), name=f"job-{job.id}", daemon=True).start()
+
+    def _follow(self, job: TrainingJob, progress) -> None:
+        future = job._future
+        try:
+            while True:
+                done = future.done()
+                for item in progress.get(batch=True):  # whatever has come, without waiting
+                    job.on_progress(item)
+                if done:
+                    break
+                with self.lock:
+                    self._update_places()
+                time.sleep(POLL_S)
+            if future.cancelled():
+                job.state, job.status = "stopped", "Stopped before it started."
+                return
+            job.result = future.result()
+            capped = getattr(job.result, "capped", False)
+            job.state = "stopped" if job._asked_to_stop or capped else "done"
+            if capped:
+                job.error = "it reached the time limit per run and was stopped there"
+            job.fraction = 1.0
+        except Exception as error:  # the page shows it; the server must not die of it
+            job.state, job.error = "failed", describe_failure(error)
+        finally:
+            job.ahead = None
+            try:  # release the job's queue and event on the scheduler
+                progress.close()
+                job._stop_event.clear()
+            except Exception:
+                pass
+            with self.lock:
+                self._update_places()
+
+    def _watch_abandoned(self) -> None:
+        while True:
+            time.sleep(1.0)
+            now = time.monotonic()
+            with self.lock:
+                gone = [j for j in self.jobs if not j.finished and now - j.seen > self.abandon_after_s]
+            for job in gone:
+                job.stop()
+
+
+def _runs_before(a: TrainingJob, b: TrainingJob) -> bool:
+    """Dask runs higher priorities first, then in the order jobs were submitted."""
+    return a.priority > b.priority or (a.priority == b.priority and a.submitted < b.submitted)
+
+
+def describe_failure(error: BaseException) -> str:
+    """One sentence for a failed job, whatever Dask or the worker raised."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(error, KilledWorker) or type(error).__name__ in ("CommClosedError", "FutureCancelledError"):
+        return WORKER_LOST
+    if isinstance(error, ClusterUnavailable):
+        return str(error)
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"{message[:300]}"

@@ -1,0 +1,121 @@
+"""What runs on a Dask worker: a whole training run, a fine-tune, or making a `.keras` file.
+
+These functions are sent to a worker by name (`model.tasks.train_task`),
+with small arguments: a `TrainConfig`, a network's weights, a person's few
+samples, and the names of the job's `distributed.Queue` (progress out) and
+`distributed.Event` (stop in). Never MNIST: each worker loads it once from
+its own `MNIST_PATH` (`worker_mnist`) and keeps it, and TensorFlow is
+imported once per worker process, so every run after the first starts at
+once. A run stops itself at `MAX_RUN_SECONDS` of training, whatever was
+asked, so that one visitor cannot hold the workers for long.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+
+from model.inference import DenseNet
+from model.progress import Progress
+
+MAX_RUN_SECONDS = 300  # of training per run, enforced here on the worker
+STOP_CHECK_SECONDS = 0.5  # how often a run asks the scheduler whether it was told to stop
+
+
+@dataclass
+class JobResult:
+    net: DenseNet
+    card: dict
+    capped: bool = False  # stopped by MAX_RUN_SECONDS rather than finished
+
+
+@functools.cache
+def worker_mnist() -> tuple[tuple, dict]:
+    """MNIST as this worker finds it (its own MNIST_PATH, else Keras's download), once per process."""
+    from model.data import file_sha256, load_mnist, mnist_source
+
+    source = mnist_source()
+    data = load_mnist(source)
+    return data, {"source": str(source) if source else "keras.datasets.mnist",
+                  "sha256": file_sha256(source) if source else None}
+
+
+def warm_up() -> str:
+    """Import TensorFlow and load MNIST now, so the first run does not wait for them."""
+    import model.network  # noqa: F401  (the import is the work: TensorFlow and Keras)
+
+    worker_mnist()
+    return "warm"
+
+
+class _Reporter:
+    """Progress into a `distributed.Queue`, stop from a `distributed.Event`, and the run's time limit."""
+
+    def __init__(self, queue_name: str | None, stop_name: str | None, limit_s: float):
+        from distributed import Event, Queue
+
+        self.queue = Queue(queue_name) if queue_name else None
+        self.stop = Event(stop_name) if stop_name else None
+        self.deadline = time.monotonic() + limit_s
+        self.capped = False
+        self.told = False
+        self.checked = 0.0
+
+    def close(self) -> None:
+        if self.queue is not None:
+            self.queue.close()
+
+    def progress(self, p: Progress) -> None:
+        if self.queue is not None:
+            self.queue.put(p)
+
+    def should_stop(self) -> bool:
+        if time.monotonic() > self.deadline:
+            self.capped = True
+            return True
+        if self.stop is not None and time.monotonic() - self.checked > STOP_CHECK_SECONDS:
+            self.checked = time.monotonic()
+            self.told = self.stop.is_set()
+        return self.told
+
+
+def train_task(config, command: str, queue_name: str | None = None, stop_name: str | None = None,
+               limit_s: float = MAX_RUN_SECONDS) -> JobResult:
+    """The sidebar's retrain (and `train.py` on a cluster): `model.training.fit_network` on this worker's MNIST."""
+    from model.training import fit_network
+
+    mnist, data_info = worker_mnist()
+    reporter = _Reporter(queue_name, stop_name, limit_s)
+    try:
+        trained = fit_network(config, mnist, data_info, command, reporter.progress, reporter.should_stop)
+    finally:
+        reporter.close()
+    return JobResult(trained.net, trained.card, reporter.capped)
+
+
+def fine_tune_task(base: DenseNet, base_card: dict, base_name: str, samples, queue_name: str | None = None,
+                   stop_name: str | None = None, limit_s: float = MAX_RUN_SECONDS) -> JobResult:
+    """"Fine-tune on my digits": `model.finetune.fine_tune` and the new network's card."""
+    from model.card import fine_tuned_card
+    from model.finetune import fine_tune
+
+    started = time.perf_counter()
+    mnist, _ = worker_mnist()
+    reporter = _Reporter(queue_name, stop_name, limit_s)
+    dropout = base_card.get("hyperparameters", {}).get("dropout", 0.0)
+    try:
+        tuned, report = fine_tune(base, mnist, samples, dropout=dropout, on_progress=reporter.progress,
+                                  should_stop=reporter.should_stop)
+    finally:
+        reporter.close()
+    card = fine_tuned_card(base_card, report.test, {**report.summary(), "from": base_name},
+                           time.perf_counter() - started)
+    return JobResult(tuned, card, reporter.capped)
+
+
+def keras_file_task(net: DenseNet, card: dict, queue_name: str | None = None, stop_name: str | None = None) -> bytes:
+    """"Save as default": the network as the bytes of a `.keras` file; the server writes them."""
+    from model.network import keras_bytes, to_keras
+
+    return keras_bytes(to_keras(net, dropout=card.get("hyperparameters", {}).get("dropout", 0.0)))

@@ -1,0 +1,156 @@
+"""Training jobs on a Dask cluster: progress, Stop, the queue's rules, a lost visitor, a killed worker."""
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from model.config import TrainConfig
+from model.jobs import WORKER_LOST, JobQueue, QueueRefused
+from model.tasks import fine_tune_task, keras_file_task, train_task
+
+CONFIG = TrainConfig(hidden=(16,), epochs=1, batch_size=64)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait(job, timeout=120):
+    deadline = time.time() + timeout
+    while not job.finished and time.time() < deadline:
+        job.touch()
+        time.sleep(0.2)
+    assert job.finished, f"the job did not finish in time ({job.state}: {job.status})"
+    return job
+
+
+def test_a_job_trains_on_the_worker_and_reports_progress(training_cluster):
+    queue = JobQueue()
+    job = wait(queue.submit("visitor-a", "training", train_task, CONFIG, "python train.py"))
+    assert job.state == "done", job.error
+    assert job.result.net.hidden == (16,)
+    assert job.result.card["test"]["count"] == 500, "the worker read its own (tiny) MNIST"
+    assert job.curve and job.curve[-1].split == "validation", "progress came back from the worker"
+    assert job.fraction == 1.0
+
+
+def test_stop_stops_a_running_job(training_cluster):
+    queue = JobQueue()
+    long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
+    job = queue.submit("visitor-b", "training", train_task, long, "")
+    deadline = time.time() + 60
+    while not job.curve and time.time() < deadline:
+        job.touch()
+        time.sleep(0.1)
+    job.stop()
+    wait(job, timeout=60)
+    assert job.state == "stopped"
+    assert job.curve[-1].epoch < 50
+
+
+def test_one_job_per_visitor_and_a_cap_on_waiting(training_cluster):
+    queue = JobQueue(max_waiting=2)
+    long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
+    first = queue.submit("visitor-c", "training", train_task, long, "")
+    deadline = time.time() + 60
+    while first.state != "running" and time.time() < deadline:
+        time.sleep(0.1)
+    with pytest.raises(QueueRefused, match="already have a run"):
+        queue.submit("visitor-c", "training", train_task, CONFIG, "")
+    second = queue.submit("visitor-d", "training", train_task, CONFIG, "")
+    third = queue.submit("visitor-e", "training", train_task, CONFIG, "")
+    with pytest.raises(QueueRefused, match="queue is full"):
+        queue.submit("visitor-f", "training", train_task, CONFIG, "")
+    assert queue.place(third) > queue.place(second) >= 1, "each knows how many runs are ahead"
+    assert "ahead of yours" in third.status
+    for job in (first, second, third):
+        job.stop()
+    for job in (first, second, third):
+        wait(job, timeout=60)
+
+
+def test_a_vanished_visitors_job_is_cancelled(training_cluster):
+    queue = JobQueue(abandon_after_s=2)
+    long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
+    job = queue.submit("visitor-g", "training", train_task, long, "")
+    deadline = time.time() + 60
+    while not job.finished and time.time() < deadline:
+        time.sleep(0.2)  # nobody touches it: the page was closed
+    assert job.state == "stopped"
+
+
+def test_fine_tune_and_keras_file_tasks(training_cluster, tiny_mnist):
+    import numpy as np
+
+    from model.defaults import save_default
+    from model.inference import DenseNet
+
+    queue = JobQueue()
+    trained = wait(queue.submit("visitor-h", "training", train_task, CONFIG, "")).result
+    (x, y), _ = tiny_mnist
+    samples = (x[:20], y[:20], [f"20260101T000000{i:06d}-00000000{i:02d}" for i in range(20)])
+    tuned = wait(queue.submit("visitor-h", "fine-tune", fine_tune_task, trained.net, trained.card, "Trained #1",
+                              samples))
+    assert tuned.state == "done", tuned.error
+    assert tuned.result.card["fine_tune"]["trained_on"] + tuned.result.card["fine_tune"]["held_out"] == 20
+    saved = wait(queue.submit("visitor-h", "save", keras_file_task, trained.net, trained.card, priority=10))
+    assert saved.state == "done", saved.error
+    assert np.allclose(DenseNet.from_keras_bytes(saved.result).weights()[0], trained.net.weights()[0])
+
+
+def test_a_killed_worker_gives_a_sentence_and_the_next_job_works(training_cluster):
+    queue = JobQueue()
+    long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
+    job = queue.submit("visitor-i", "training", train_task, long, "")
+    deadline = time.time() + 60
+    while not job.curve and time.time() < deadline:
+        job.touch()
+        time.sleep(0.1)
+    pids = training_cluster.run(os.getpid)
+    for pid in pids.values():
+        os.kill(pid, signal.SIGKILL)
+    wait(job, timeout=60)
+    assert job.state == "failed" and job.error == WORKER_LOST
+    training_cluster.wait_for_workers(1, timeout=60)  # the nanny starts a new one
+    after = wait(queue.submit("visitor-i", "training", train_task, CONFIG, ""), timeout=120)
+    assert after.state == "done", after.error
+
+
+def test_server_side_modules_do_not_import_tensorflow():
+    import subprocess
+
+    code = ("import sys, model.jobs, model.cluster, model.tasks, model.defaults, model.samples; "
+            "print('tensorflow' in sys.modules or 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_train_py_runs_on_the_cluster_named_by_dask_scheduler_address(training_cluster, tmp_path):
+    import subprocess
+
+    from model.defaults import load_default
+
+    out = tmp_path / "net.keras"
+    env = {**os.environ, "DASK_SCHEDULER_ADDRESS": training_cluster.scheduler.address}
+    env.pop("MNIST_PATH", None)  # this side needs no MNIST: the worker reads its own
+    run = subprocess.run([sys.executable, "train.py", "--hidden", "12", "--epochs", "1", "--out", str(out)],
+                         cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "on the cluster at tcp://" in run.stdout and "epoch   1/1" in run.stdout
+    loaded = load_default(out)
+    assert loaded.problem is None and loaded.net.hidden == (12,)
+    assert loaded.card["test"]["count"] == 500, "trained on the worker's (tiny) MNIST"
+
+
+def test_an_unreachable_scheduler_is_one_sentence(tmp_path):
+    import subprocess
+
+    env = {**os.environ, "DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:9"}  # nothing listens there
+    run = subprocess.run([sys.executable, "train.py", "--hidden", "12", "--epochs", "1", "--out",
+                          str(tmp_path / "x.keras")], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1].startswith("train.py: error: Training is unavailable")
+    assert not (tmp_path / "x.keras").exists()
