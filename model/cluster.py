@@ -1,9 +1,10 @@
 """Where training runs: a Dask cluster, local by default, shared when `DASK_SCHEDULER_ADDRESS` says so.
 
-With nothing configured, the first job starts a `LocalCluster` of worker
+With nothing configured, the first job starts a local cluster of worker
 **processes** (never threads: TensorFlow must stay out of the web server's
-process), one worker with one task slot on a machine of up to 4 cores, a
-worker per 4 cores beyond. TensorFlow uses every core of its worker, so two
+process; see `local_cluster` for why not `LocalCluster` itself), one worker
+with one task slot on a machine of up to 4 cores, a worker per 4 cores
+beyond. TensorFlow uses every core of its worker, so two
 runs at once would only slow each other: one slot per worker makes the rest
 queue, in the order they came. The dashboard is off unless
 `DASK_DASHBOARD_ADDRESS` asks for it.
@@ -63,15 +64,25 @@ def get_client():
         return _client
 
 
-def local_cluster(n_workers: int | None = None, **kwargs):
-    """A `LocalCluster` of worker processes with one task slot each, as this app runs it."""
-    from distributed import LocalCluster
+def local_cluster(n_workers: int | None = None, env: dict | None = None):
+    """A cluster on this machine as this app runs it: scheduler and workers each in a process of their own.
+
+    Not `LocalCluster`: its scheduler and nannies live in the calling
+    process, and a nanny restarts a dead worker by `multiprocessing` spawn,
+    which re-runs the caller's `__main__` in the new worker; in a Streamlit
+    server that is the page's script. Here the scheduler and each nanny are
+    fresh `dask spec` processes, so a restart runs nothing of the server,
+    and the server holds only a client.
+    """
+    from distributed.deploy.subprocess import SubprocessCluster
 
     cores = os.cpu_count() or 1
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
-        return LocalCluster(n_workers=n_workers or max(1, cores // LOCAL_WORKER_CORES), threads_per_worker=1,
-                            processes=True, dashboard_address=os.environ.get("DASK_DASHBOARD_ADDRESS"),
-                            silence_logs=logging.ERROR, **kwargs)
+    return SubprocessCluster(
+        n_workers=n_workers or max(1, cores // LOCAL_WORKER_CORES), threads_per_worker=1,
+        dashboard_address=os.environ.get("DASK_DASHBOARD_ADDRESS"),
+        scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
+        worker_kwargs={"env": env} if env else None, silence_logs=logging.ERROR,
+    )
 
 
 def use_client(client) -> None:

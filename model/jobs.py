@@ -175,6 +175,7 @@ class JobQueue:
                 job.state, job.status = "stopped", "Stopped before it started."
                 return
             job.result = future.result()
+            future.release()  # the result is here: the cluster need not keep it (nor recompute it if a worker dies)
             capped = getattr(job.result, "capped", False)
             job.state = "stopped" if job._asked_to_stop or capped else "done"
             if capped:
