@@ -12,7 +12,7 @@ from model.defaults import history, load_default
 from model.config import TrainConfig
 from model.inference import DenseNet, ModelFileError
 from model.metrics import evaluate
-from model.network import Progress, build_ann, load_model, save_model, train
+from model.network import STEPS_PER_EXECUTION, Progress, build_ann, load_model, save_model, train
 from model.training import fit_network
 
 
@@ -55,14 +55,16 @@ def test_short_training_beats_chance_by_far(tiny_mnist):
 def test_progress_hook_sees_batches_and_every_epoch(tiny_mnist):
     (x_train, y_train), _ = tiny_mnist
     events: list[Progress] = []
-    train(build_ann((16,)), x_train[:2000], y_train[:2000], epochs=2, batch_size=100,
+    train(build_ann((16,)), x_train[:2000], y_train[:2000], epochs=2, batch_size=20,
           validation_split=0.1, on_progress=events.append)
     batch_events = [e for e in events if not e.epoch_done]
     epoch_events = [e for e in events if e.epoch_done]
-    # 1800 training images / 100 per batch = 18 batches, reported every
-    # STEPS_PER_EXECUTION (8) of them: after 8, 16 and the last 18.
-    assert [(e.epoch, e.batch) for e in batch_events] == [(1, 8), (1, 16), (1, 18), (2, 8), (2, 16), (2, 18)]
-    assert all(e.batches == 18 for e in events)
+    # 1800 training images / 20 per batch = 90 batches, reported every
+    # STEPS_PER_EXECUTION of them and after the last.
+    reported = [*range(STEPS_PER_EXECUTION, 90, STEPS_PER_EXECUTION), 90]
+    assert len(reported) >= 3
+    assert [(e.epoch, e.batch) for e in batch_events] == [(epoch, b) for epoch in (1, 2) for b in reported]
+    assert all(e.batches == 90 for e in events)
     assert [e.epoch for e in epoch_events] == [1, 2]
     assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(epoch_events[-1].logs)
     fractions = [e.fraction for e in events]
@@ -72,7 +74,7 @@ def test_progress_hook_sees_batches_and_every_epoch(tiny_mnist):
 def test_should_stop_ends_training_early(tiny_mnist):
     (x_train, y_train), _ = tiny_mnist
     events = []
-    history = train(build_ann((16,)), x_train, y_train, epochs=5, batch_size=50,
+    history = train(build_ann((16,)), x_train, y_train, epochs=5, batch_size=10,
                     on_progress=events.append, should_stop=lambda: len(events) >= 3)
     assert len(history["loss"]) == 1 and len(events) < 10
 
