@@ -20,6 +20,7 @@ A scheduler that cannot be reached, or a cluster that cannot start, is a
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -57,6 +58,7 @@ def get_client():
                 _client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
             else:
                 _client = Client(local_cluster(), set_as_default=False)
+                atexit.register(close_client)  # the scheduler and workers go when the server does
         except (OSError, TimeoutError) as error:
             where = f"the training cluster at {address}" if address else "a local training cluster"
             raise ClusterUnavailable(f"Training is unavailable: {where} could not be reached or started "

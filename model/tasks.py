@@ -28,6 +28,16 @@ class JobResult:
     net: DenseNet
     card: dict
     capped: bool = False  # stopped by MAX_RUN_SECONDS rather than finished
+    worker: str | None = None  # the address of the worker that ran it
+
+
+def _worker_address() -> str | None:
+    from distributed import get_worker
+
+    try:
+        return get_worker().address
+    except ValueError:  # not on a worker (train.py in-process)
+        return None
 
 
 @functools.cache
@@ -91,7 +101,7 @@ def train_task(config, command: str, queue_name: str | None = None, stop_name: s
         trained = fit_network(config, mnist, data_info, command, reporter.progress, reporter.should_stop)
     finally:
         reporter.close()
-    return JobResult(trained.net, trained.card, reporter.capped)
+    return JobResult(trained.net, trained.card, reporter.capped, _worker_address())
 
 
 def fine_tune_task(base: DenseNet, base_card: dict, base_name: str, samples, queue_name: str | None = None,
@@ -111,7 +121,7 @@ def fine_tune_task(base: DenseNet, base_card: dict, base_name: str, samples, que
         reporter.close()
     card = fine_tuned_card(base_card, report.test, {**report.summary(), "from": base_name},
                            time.perf_counter() - started)
-    return JobResult(tuned, card, reporter.capped)
+    return JobResult(tuned, card, reporter.capped, _worker_address())
 
 
 def keras_file_task(net: DenseNet, card: dict, queue_name: str | None = None, stop_name: str | None = None) -> bytes:

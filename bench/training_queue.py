@@ -1,0 +1,210 @@
+"""What a visitor waits for when training on the Dask workers, measured in the browser.
+
+Headless Chromium (Debian's) driven by Playwright against the real app on
+its own local cluster (nothing configured: the app starts it at the first job).
+
+- First and second retrain on one server: the sidebar's default network
+  (128, 64; 5 epochs on the full MNIST), from the Train click to the new
+  network listed. The first page is opened, and Train clicked, as soon as
+  the canvas is ready: the first run includes whatever of the workers'
+  start is not done by then.
+- Four visitors pressing Train at once (four pages, four sessions): each
+  must get their own network, in the order they clicked, and each waiting
+  page must have shown its place ("N runs ahead of yours").
+- Memory: the server's resident set, and its workers' (every process below
+  it: nannies and workers) apart, idle after the page is loaded, while a
+  training runs, and after the runs.
+
+    MNIST_PATH=… python -m bench.training_queue [--epochs 5] [--visitors 4]
+
+`--epochs` and `--visitors` exist to check the script quickly with small
+settings; the figures are taken with the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from bench.browser import Server
+from bench.chromium import canvas_box, launch_chromium
+
+PLACE = "ahead of yours"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (the local cluster's scheduler, nannies and workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def memory(server: Server) -> dict:
+    workers = 0.0
+    for pid in descendants(server.process.pid):
+        try:
+            workers += rss_mb(pid)
+        except OSError:
+            pass
+    return {"server_mb": server.rss_mb(), "workers_mb": workers}
+
+
+def set_epochs(page, epochs: int) -> None:
+    sidebar = page.get_by_test_id("stSidebar")
+    field = sidebar.get_by_label("Epochs")
+    field.fill(str(epochs))
+    field.blur()
+    time.sleep(0.3)
+
+
+def train_and_time(page, name: str, epochs: int) -> float:
+    """Click Train; seconds until `name` is listed under Networks."""
+    sidebar = page.get_by_test_id("stSidebar")
+    set_epochs(page, epochs)
+    started = time.perf_counter()
+    sidebar.get_by_role("button", name="Train", exact=True).click()
+    sidebar.get_by_text(name).wait_for(timeout=600_000)
+    return time.perf_counter() - started
+
+
+def four_visitors(browser, url: str, visitors: int, epochs: int) -> dict:
+    """`visitors` pages click Train in turn; who finished when, and what place each page showed."""
+    pages = []
+    for _ in range(visitors):
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = context.new_page()
+        page.goto(url)
+        canvas_box(page)
+        set_epochs(page, epochs)
+        pages.append(page)
+    clicked, finished, places = [], [None] * visitors, [set() for _ in range(visitors)]
+    for page in pages:
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Train", exact=True).click()
+        clicked.append(time.perf_counter())
+    deadline = time.time() + 600
+    while None in finished and time.time() < deadline:
+        for i, page in enumerate(pages):
+            if finished[i] is not None:
+                continue
+            text = page.get_by_test_id("stSidebar").inner_text()
+            for line in text.splitlines():
+                if PLACE in line:
+                    places[i].add(line.strip())
+            if "Trained #1" in text:
+                finished[i] = time.perf_counter()
+        time.sleep(0.1)
+    for page in pages:
+        page.context.close()
+    done = [t for t in finished if t is not None]
+    order = sorted(range(visitors), key=lambda i: finished[i] if finished[i] is not None else float("inf"))
+    return {
+        "visitors": visitors,
+        "all_got_a_network": len(done) == visitors,
+        "finished_in_click_order": order == list(range(visitors)),
+        "finish_order": order,
+        "seconds_to_network": [round(t - c, 1) if t is not None else None for t, c in zip(finished, clicked)],
+        "places_seen": [sorted(p) for p in places],
+        "every_waiting_visitor_saw_a_place": all(places[i] for i in range(1, visitors)),
+    }
+
+
+def run(epochs: int = 5, visitors: int = 4) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    results: dict = {}
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        server = Server("app.py")
+        server.wait_until_up()
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(server.url)
+            canvas_box(page)
+            results["memory_at_page_load"] = memory(server)
+            results["first_retrain_s"] = train_and_time(page, "Trained #1", epochs)
+            time.sleep(2)
+            results["memory_idle_after_a_run"] = memory(server)
+            sidebar = page.get_by_test_id("stSidebar")
+            started = time.perf_counter()
+            sidebar.get_by_role("button", name="Train", exact=True).click()
+            time.sleep(2)  # well inside the run
+            results["memory_while_training"] = memory(server)
+            sidebar.get_by_text("Trained #2").wait_for(timeout=600_000)
+            results["second_retrain_s"] = time.perf_counter() - started
+            page.close()
+            results["queue"] = four_visitors(browser, server.url, visitors, epochs)
+            time.sleep(2)
+            results["memory_after"] = memory(server)
+        finally:
+            server.stop()
+            browser.close()
+    results["epochs"] = epochs
+    return results
+
+
+def markdown(r: dict, command: str) -> str:
+    from bench.report import machine, table
+
+    q = r["queue"]
+    m = [("page loaded, no job yet", r["memory_at_page_load"]), ("after the first run", r["memory_idle_after_a_run"]),
+         ("while a run trains", r["memory_while_training"]), ("after all runs", r["memory_after"])]
+    return "\n".join([
+        "## Training on Dask: what a visitor waits for",
+        "",
+        table(["measure", "measured", "target"], [
+            ["default retrain (128, 64; 5 epochs, full MNIST), Train click → new network listed, first run "
+             "(includes starting the local cluster and its worker importing TensorFlow)",
+             f"**{r['first_retrain_s']:.1f} s**", "≤ 10 s"],
+            ["the same, second run on the same server (warm worker)", f"**{r['second_retrain_s']:.1f} s**", "≤ 7 s"],
+            [f"{q['visitors']} visitors pressing Train at once: each got their own network",
+             "yes" if q["all_got_a_network"] else "**no**", "yes"],
+            ["… in the order they asked", "yes" if q["finished_in_click_order"] else f"**no** ({q['finish_order']})",
+             "yes"],
+            ["… each waiting visitor saw their place", "yes" if q["every_waiting_visitor_saw_a_place"] else "**no**",
+             "yes"],
+            ["… seconds from click to network, per visitor", ", ".join(map(str, q["seconds_to_network"])), ""],
+        ]),
+        "",
+        "Places shown to each visitor: " + "; ".join(f"visitor {i + 1}: {', '.join(p) or '(ran at once)'}"
+                                                    for i, p in enumerate(q["places_seen"])) + ".",
+        "",
+        table(["memory (resident set)", "server", "scheduler and workers (its child processes)"],
+              [[label, f"{v['server_mb']:.0f} MB", f"{v['workers_mb']:.0f} MB"] for label, v in m]),
+        "",
+        f"Command: `{command}` · {machine()}",
+    ])
+
+
+if __name__ == "__main__":
+    from bench.report import replace_section
+
+    parser = argparse.ArgumentParser(description="Browser timings of training on the Dask workers.")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per run (default: the sidebar's 5)")
+    parser.add_argument("--visitors", type=int, default=4, help="visitors pressing Train at once (default: 4)")
+    parser.add_argument("--write", action="store_true", help="rewrite the section of BENCHMARKS.md")
+    args = parser.parse_args()
+    figures = run(args.epochs, args.visitors)
+    text = markdown(figures, f"python -m bench.training_queue --epochs {args.epochs} --visitors {args.visitors}")
+    print(text)
+    if args.write:
+        replace_section("training-queue", text)
