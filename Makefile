@@ -8,8 +8,9 @@ app:
 	$(PYTHON) -m pip install -q -r requirements.txt
 	$(PYTHON) -m streamlit run app.py
 
-# Install what the tests need (Python packages, Debian's Chromium) and run them all.
+# Install what the tests need (Python packages, Debian's Chromium), lint, and run them all.
 test:
 	$(PYTHON) -m pip install -q -r requirements-dev.txt
 	./scripts/install-chromium.sh
+	$(PYTHON) -m ruff check .
 	$(PYTHON) -m pytest

@@ -89,7 +89,7 @@ def main(argv=None) -> int:
             + f"; most frequent confusions (true→read): {confusions}."
         )
         style_confusions = ", ".join(f"{t}→{p} ({n})" for t, p, n in top_confusions(styles.confusion, 5))
-        details.append(f"  Writing styles: per digit "
+        details.append("  Writing styles: per digit "
                        + " ".join(f"{d}: {a:.0%}" for d, a in enumerate(styles.per_class_accuracy))
                        + f"; confusions {style_confusions or 'none'}.")
         print(f"{path}: drawn (app path) {app.accuracy:.2%}, drawn (naive) {naive.accuracy:.2%}, "

@@ -68,7 +68,7 @@ class Server:
                     return
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError("streamlit exited")
+                    raise RuntimeError("streamlit exited") from None
                 time.sleep(0.02)
 
     def rss_mb(self) -> float:
@@ -133,7 +133,8 @@ def round_trips(browser, url: str, strokes: int) -> dict[str, list[float]]:
     for i in range(strokes + 2):  # the first two warm up (imports, first chart)
         clear_canvas(page)
         wait_quiet(page, after_stroke=True, timeout_s=5)  # the clear's own rerun
-        page.evaluate("() => { const m = window.__marks; m.mouseup.length = 0; m.activity.length = 0; m.idle.length = 0; }")
+        page.evaluate("() => { const m = window.__marks; "
+                      "m.mouseup.length = 0; m.activity.length = 0; m.idle.length = 0; }")
         draw(page, SINGLE_STROKES[i % len(SINGLE_STROKES)], box)
         if not wait_quiet(page, after_stroke=True, timeout_s=10):
             missed += 1

@@ -80,7 +80,8 @@ def worker(home: Path, kind: str, seed: int) -> None:
         n += 1
         if kind == "save":
             image = rng.integers(0, 256, (28, 28), dtype=np.uint8)
-            sample = store.add(image, int(rng.integers(0, 10)), {"objects": [[int(v) for v in rng.integers(0, 280, 40)]]})
+            strokes = {"objects": [[int(v) for v in rng.integers(0, 280, 40)]]}
+            sample = store.add(image, int(rng.integers(0, 10)), strokes)
             print(f"sample {sample.id}", flush=True)
         elif kind == "import":
             file_seed = seed * 1000 + n

@@ -254,7 +254,8 @@ def markdown(f: dict, command: str) -> str:
         ["large import finished", "yes" if crowd.get("imported") else f"no: {crowd.get('import_error')}", "", ""],
         ["memory: server idle / peak / after", f"{m['idle_server']:.0f} / {m['peak_server']:.0f} / "
          f"{m['after_server']:.0f} MB", "", ""],
-        ["memory: peak of the server and its child processes together", f"{m['peak_tree']:.0f} MB", "", "stated, bounded"],
+        ["memory: peak of the server and its child processes together", f"{m['peak_tree']:.0f} MB", "",
+         "stated, bounded"],
     ]
     notes = crowd["driver_errors"][:3]
     return "\n".join([

@@ -13,7 +13,7 @@ import json
 import os
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from model.config import TrainConfig
@@ -55,7 +55,7 @@ def make_card(
         "training_seconds": round(seconds, 1),
         "data": data,
         "versions": library_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command,
     }
 
@@ -76,7 +76,7 @@ def fine_tuned_card(base: dict, test: Evaluation, report: dict, seconds: float) 
     card.update({
         "test": test_section(test),
         "fine_tune": {**report, "seconds": round(seconds, 1)},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     })
     return card
 

@@ -24,7 +24,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from model.atomic import atomic_write_bytes, atomic_write_json, exclusive, sweep_temporary_files
@@ -190,7 +190,7 @@ def _archive_current(path: Path) -> None:
     folder = history_folder(path)
     folder.mkdir(exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
-    name = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{digest[:8]}"
+    name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{digest[:8]}"
     _write_pair(folder / f"{name}.keras", data, card or {})
     for entry in history(path):  # the same network kept before: only its newest copy stays
         if entry.name.endswith(digest[:8]) and entry.name != name:

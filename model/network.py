@@ -23,8 +23,6 @@ from model.inference import DenseNet
 from model.progress import Progress, ProgressHook
 
 
-
-
 def build_ann(
     hidden: tuple[int, ...] = (128, 64), dropout: float = 0.0, learning_rate: float = 1e-3
 ) -> keras.Sequential:

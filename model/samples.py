@@ -34,7 +34,7 @@ import threading
 import uuid
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -390,12 +390,12 @@ def read_sample_file(data: bytes, max_samples: int) -> tuple[np.ndarray, np.ndar
 
 def new_id() -> str:
     """Time to the microsecond (so ids sort in the order samples were made), then 40 random bits."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:10]
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:10]
 
 
 def _new_sample(image, label, strokes) -> Sample:
     return Sample(new_id(), validate_label(label), validate_image(image), _checked_strokes(strokes),
-                  datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                  datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def _checked_id(sample_id: str) -> str:

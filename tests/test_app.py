@@ -59,7 +59,8 @@ def train_and_wait(at, timeout=120):
         errors = texts(at.sidebar.error)
         assert not errors, errors
     job = at.session_state["job"] if "job" in at.session_state else None
-    pytest.fail(f"the new network did not appear in the list in time (job: {job and (job.state, job.status, job.error)})")
+    state = job and (job.state, job.status, job.error)
+    pytest.fail(f"the new network did not appear in the list in time (job: {state})")
 
 
 def test_empty_canvas_invites_to_draw_and_predicts_nothing(app):

@@ -1,16 +1,23 @@
 """End to end in a real browser: `streamlit run app.py`, Chromium, a mouse drawing digits."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from model.card import card_path
 from bench.chromium import (
-    DRAWINGS, ROOT, canvas_box, clear_canvas, draw, invitation, launch_chromium, prediction, streamlit_server,
+    DRAWINGS,
+    ROOT,
+    canvas_box,
+    clear_canvas,
+    draw,
+    invitation,
+    launch_chromium,
+    prediction,
+    streamlit_server,
     wait_idle,
 )
+from model.card import card_path
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "artifacts" / "browser"

@@ -3,7 +3,13 @@
 import pytest
 
 from model.collection import (
-    CollectionError, account_store, all_stores, is_token, local_store, new_token, visitor_store,
+    CollectionError,
+    account_store,
+    all_stores,
+    is_token,
+    local_store,
+    new_token,
+    visitor_store,
 )
 from model.ratelimit import RateLimit
 

@@ -83,7 +83,6 @@ def test_a_vanished_visitors_job_is_cancelled(training_cluster):
 def test_fine_tune_and_keras_file_tasks(training_cluster, tiny_mnist):
     import numpy as np
 
-    from model.defaults import save_default
     from model.inference import DenseNet
 
     queue = JobQueue()

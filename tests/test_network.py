@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from model.card import card_path
-from model.defaults import history, load_default
 from model.config import TrainConfig
+from model.defaults import history, load_default
 from model.inference import DenseNet, ModelFileError
 from model.metrics import evaluate
 from model.network import STEPS_PER_EXECUTION, Progress, build_ann, load_model, save_model, train
@@ -122,7 +122,9 @@ def test_saved_file_has_no_optimizer_state(trained, tmp_path):
     path = tmp_path / "net.keras"
     save_model(trained.model, path)
     with zipfile.ZipFile(path) as archive:
-        import h5py, io
+        import io
+
+        import h5py
         with h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as h5:
             assert "optimizer" not in h5
 

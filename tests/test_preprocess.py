@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.preprocess import CENTRE, is_blank, ink_map, to_mnist
+from model.preprocess import CENTRE, ink_map, is_blank, to_mnist
 from tests.synthetic import STROKES, draw_on_canvas, synthetic_digits
 
 ROWS = np.arange(28)

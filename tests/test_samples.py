@@ -94,7 +94,8 @@ def test_a_save_reads_no_other_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(samples_module, "_decode", lambda *a: decoded.append(a[0]) or real(*a))
     read_files = []
     real_read_bytes = type(tmp_path).read_bytes
-    monkeypatch.setattr(type(tmp_path), "read_bytes", lambda self: read_files.append(self.name) or real_read_bytes(self))
+    monkeypatch.setattr(type(tmp_path), "read_bytes",
+                        lambda self: read_files.append(self.name) or real_read_bytes(self))
     fresh = SampleStore(tmp_path)
     fresh.add(image(seed=99), 3)
     assert fresh.counts()[3] == 4 and len(fresh.entries()) == 31

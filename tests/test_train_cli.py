@@ -92,7 +92,6 @@ def test_extra_samples_are_trained_on_and_scored(tiny_mnist_path, tmp_path):
     from model.samples import SampleStore
 
     store = SampleStore(tmp_path / "mine")
-    rng = np.random.default_rng(0)
     for i in range(30):
         image = np.zeros((28, 28), np.uint8)
         image[4:24, 12 + i % 3:15 + i % 3] = 255  # a "1" of one's own

@@ -21,11 +21,13 @@ STYLE = """
 .probability-bars .plot { display: flex; gap: 0.45rem; height: 170px; margin-top: 1.2rem;
   border-bottom: 1px solid #9aa5b1; padding-left: 2.4rem; position: relative; }
 .probability-bars .gridline { position: absolute; left: 2.4rem; right: 0; border-top: 1px dashed #dde3ea; }
-.probability-bars .tick { position: absolute; left: 0; font-size: 0.75rem; color: #616e7c; transform: translateY(-50%); }
+.probability-bars .tick { position: absolute; left: 0; font-size: 0.75rem; color: #616e7c;
+  transform: translateY(-50%); }
 .probability-bars .column { flex: 1; height: 100%; position: relative; z-index: 1; }
 .probability-bars .value { position: absolute; left: -0.3rem; right: -0.3rem; text-align: center;
   font-size: 0.75rem; color: #3e4c59; }
-.probability-bars .bar { position: absolute; left: 0; right: 0; bottom: 0; border-radius: 3px 3px 0 0; min-height: 1px; }
+.probability-bars .bar { position: absolute; left: 0; right: 0; bottom: 0; border-radius: 3px 3px 0 0;
+  min-height: 1px; }
 .probability-bars .digits { display: flex; gap: 0.45rem; padding-left: 2.4rem; }
 .probability-bars .digits span { flex: 1; text-align: center; font-size: 1rem; }
 .probability-bars .digits .best { font-weight: 700; color: #e4572e; }

@@ -40,7 +40,8 @@ def probabilities_chart(probabilities, predicted: int) -> alt.Chart:
 def curves_chart(points, metric: str) -> alt.Chart:
     """Training and validation `metric` ("loss" or "accuracy") against epochs, as they grow."""
     rows = [{"epoch": p.epoch, "split": p.split, metric: getattr(p, metric)} for p in points]
-    y_scale = alt.Scale(zero=False) if metric == "loss" else alt.Scale(domain=[min([0.8] + [r[metric] for r in rows]), 1])
+    lowest = min([0.8] + [r[metric] for r in rows])
+    y_scale = alt.Scale(zero=False) if metric == "loss" else alt.Scale(domain=[lowest, 1])
     return (
         alt.Chart(alt.Data(values=rows))
         .mark_line(point=alt.OverlayMarkDef(size=20))

@@ -12,7 +12,13 @@ from model.inference import ModelFileError
 from model.jobs import QueueRefused, TrainingJob
 from model.tasks import MAX_RUN_SECONDS, keras_file_task, train_task
 from ui.access import (
-    check_password, is_owner, password_tries_left, secret, sign_in_available, signed_in_email, visitor_id,
+    check_password,
+    is_owner,
+    password_tries_left,
+    secret,
+    sign_in_available,
+    signed_in_email,
+    visitor_id,
 )
 from ui.session import active_network, add_network, default_model_path, job_queue, mnist_problem, session_networks
 
