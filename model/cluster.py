@@ -79,11 +79,16 @@ def local_cluster(n_workers: int | None = None, env: dict | None = None):
     from distributed.deploy.subprocess import SubprocessCluster
 
     cores = os.cpu_count() or 1
+    n_workers = n_workers or max(1, cores // LOCAL_WORKER_CORES)
+    # Dask starts workers with OMP_NUM_THREADS=1 (right for many small tasks);
+    # a worker here runs one TensorFlow job on its share of the cores.
+    threads = str(max(1, cores // n_workers))
+    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, **(env or {})}
     return SubprocessCluster(
-        n_workers=n_workers or max(1, cores // LOCAL_WORKER_CORES), threads_per_worker=1,
+        n_workers=n_workers, threads_per_worker=1,
         dashboard_address=os.environ.get("DASK_DASHBOARD_ADDRESS"),
         scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
-        worker_kwargs={"env": env} if env else None, silence_logs=logging.ERROR,
+        worker_kwargs={"env": env}, silence_logs=logging.ERROR,
     )
 
 

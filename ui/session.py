@@ -11,6 +11,7 @@ What a session holds is bounded: at most `MAX_NETWORKS` networks and
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,32 @@ def mnist() -> tuple[tuple, dict]:
 def job_queue() -> JobQueue:
     """The one queue of training jobs for every visitor of this server."""
     return JobQueue()
+
+
+@st.cache_resource(show_spinner=False)
+def warm_cluster() -> threading.Thread:
+    """Start the local training cluster in the background when the first visitor arrives.
+
+    Starting it at the first Train click would make that visitor wait for a
+    scheduler, a worker and TensorFlow's import (about 10 s here) before
+    their run begins; started now, while they draw, the worker is ready by
+    the time most visitors press Train. The page never waits for it.
+    """
+    def start():
+        from distributed import fire_and_forget
+
+        from model.cluster import ClusterUnavailable, get_client
+        from model.tasks import warm_up
+
+        try:
+            fire_and_forget(get_client().submit(warm_up, pure=False, priority=100))
+        except ClusterUnavailable as error:  # said again, in a sentence, when someone presses Train
+            log.warning("%s", error)
+
+    thread = threading.Thread(target=start, name="warm-cluster", daemon=True)
+    if not scheduler_address():  # a remote cluster's workers are started (and warmed) by their owner
+        thread.start()
+    return thread
 
 
 def mnist_problem() -> str | None:

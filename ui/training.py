@@ -20,10 +20,19 @@ from ui.access import (
     signed_in_email,
     visitor_id,
 )
-from ui.session import active_network, add_network, default_model_path, job_queue, mnist_problem, session_networks
+from ui.session import (
+    active_network,
+    add_network,
+    default_model_path,
+    job_queue,
+    mnist_problem,
+    session_networks,
+    warm_cluster,
+)
 
 
 def sidebar() -> None:
+    warm_cluster()
     with st.sidebar:
         st.header("Train a network")
         problem = mnist_problem()
