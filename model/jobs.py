@@ -111,6 +111,7 @@ class JobQueue:
         self.max_waiting, self.abandon_after_s = max_waiting, abandon_after_s
         self.client_factory = client_factory
         self.jobs: list[TrainingJob] = []
+        self.submitted = 0
         self.lock = threading.Lock()
         threading.Thread(target=self._watch_abandoned, name="abandoned-jobs", daemon=True).start()
 
@@ -155,8 +156,11 @@ class JobQueue:
         queue_name, stop_name = f"progress-{job.id}", f"stop-{job.id}"
         progress = Queue(queue_name, client=client)
         job._stop_event = Event(stop_name, client=client)
+        # Dask does not keep equal priorities in submission order: later jobs get lower ones.
+        self.submitted += 1
+        order = job.priority * 1_000_000 - self.submitted
         job._future = client.submit(job.task, *job.args, **job.kwargs, queue_name=queue_name, stop_name=stop_name,
-                                    key=f"{job.kind}-{job.id}", priority=job.priority, pure=False)
+                                    key=f"{job.kind}-{job.id}", priority=order, pure=False)
         threading.Thread(target=self._follow, args=(job, progress), name=f"job-{job.id}", daemon=True).start()
 
     def _follow(self, job: TrainingJob, progress) -> None:
