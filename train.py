@@ -110,6 +110,12 @@ def print_progress(p) -> None:
         print(f"\repoch {p.epoch:>3}/{p.epochs}  batch {p.batch}/{p.batches}", end="", flush=True)
 
 
+def print_result(result, started: float) -> None:
+    test = result.card["test"]
+    print(f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
+          f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s.")
+
+
 def own_samples(folder: str, mnist) -> dict:
     """A person's samples: the held-out fifth aside, the rest mixed into MNIST's training split."""
     from model.finetune import split_samples, training_mix
@@ -164,9 +170,7 @@ def train_on_cluster(args) -> int:
             print(f"train.py: error: the run {job.state}: {job.error}", file=sys.stderr)
             return 1
         result = job.result
-        test = result.card["test"]
-        print(f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
-              f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s.")
+        print_result(result, started)
         saving = queue.submit("train.py", "save", keras_file_task, result.net, result.card)
         while not saving.finished:
             time.sleep(0.1)
@@ -229,9 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if extra:
             result.card["extra_samples"] = score_held_out(result.net, extra)
-        test = result.card["test"]
-        print(f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
-              f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s.")
+        print_result(result, started)
         save_model(result.model, args.out, result.card)
     except KeyboardInterrupt:
         print("\ntrain.py: interrupted; nothing was written.", file=sys.stderr)

@@ -25,6 +25,14 @@ def wait(job, timeout=120):
     return job
 
 
+def wait_for_progress(job, timeout=60):
+    deadline = time.time() + timeout
+    while not job.curve and time.time() < deadline:
+        job.touch()
+        time.sleep(0.1)
+    assert job.curve, f"no progress in time ({job.state}: {job.status})"
+
+
 def test_a_job_trains_on_the_worker_and_reports_progress(training_cluster):
     queue = JobQueue()
     job = wait(queue.submit("visitor-a", "training", train_task, CONFIG, "python train.py"))
@@ -39,10 +47,7 @@ def test_stop_stops_a_running_job(training_cluster):
     queue = JobQueue()
     long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
     job = queue.submit("visitor-b", "training", train_task, long, "")
-    deadline = time.time() + 60
-    while not job.curve and time.time() < deadline:
-        job.touch()
-        time.sleep(0.1)
+    wait_for_progress(job)
     job.stop()
     wait(job, timeout=60)
     assert job.state == "stopped"
@@ -102,10 +107,7 @@ def test_a_killed_worker_gives_a_sentence_and_the_next_job_works(training_cluste
     queue = JobQueue()
     long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
     job = queue.submit("visitor-i", "training", train_task, long, "")
-    deadline = time.time() + 60
-    while not job.curve and time.time() < deadline:
-        job.touch()
-        time.sleep(0.1)
+    wait_for_progress(job)
     pids = training_cluster.run(os.getpid)
     for pid in pids.values():
         os.kill(pid, signal.SIGKILL)
