@@ -30,6 +30,7 @@ import dask
 LOCAL_WORKER_CORES = 4  # cores per local worker: TensorFlow's gain beyond this is small for these networks
 CONNECT_TIMEOUT = "5s"
 ALLOWED_FAILURES = 0  # a task whose worker dies is failed at once (and the nanny restarts the worker)
+LOCAL_WORKER_NICE = 10  # local workers run at a lower CPU priority than the page
 
 _client = None
 _lock = threading.Lock()
@@ -83,7 +84,9 @@ def local_cluster(n_workers: int | None = None, env: dict | None = None):
     # Dask starts workers with OMP_NUM_THREADS=1 (right for many small tasks);
     # a worker here runs one TensorFlow job on its share of the cores.
     threads = str(max(1, cores // n_workers))
-    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, **(env or {})}
+    # Training yields the cores to the web server on the same machine (`model.tasks.lower_priority`).
+    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+           "TRAINING_NICE": str(LOCAL_WORKER_NICE), **(env or {})}
     return SubprocessCluster(
         n_workers=n_workers, threads_per_worker=1,
         dashboard_address=os.environ.get("DASK_DASHBOARD_ADDRESS"),

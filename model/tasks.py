@@ -41,10 +41,32 @@ def _worker_address() -> str | None:
 
 
 @functools.cache
+def lower_priority() -> None:
+    """Once per worker: yield the CPU to the web server if `TRAINING_NICE` says so.
+
+    A local cluster shares its cores with the page: drawing must stay quick
+    while someone trains (`model.cluster.local_cluster` sets it).
+    """
+    import os
+
+    nice = int(os.environ.get("TRAINING_NICE", "0") or 0)
+    if nice <= 0:
+        return
+    # Linux keeps a priority per thread: lower every thread there is now (threads started later
+    # by these inherit it), before TensorFlow starts its own.
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+        except OSError:
+            pass
+
+
+@functools.cache
 def worker_mnist() -> tuple[tuple, dict]:
     """MNIST as this worker finds it (its own MNIST_PATH, else Keras's download), once per process."""
     from model.data import file_sha256, load_mnist, mnist_source
 
+    lower_priority()
     source = mnist_source()
     data = load_mnist(source)
     return data, {"source": str(source) if source else "keras.datasets.mnist",
@@ -53,6 +75,7 @@ def worker_mnist() -> tuple[tuple, dict]:
 
 def warm_up() -> str:
     """Import TensorFlow and load MNIST now, so the first run does not wait for them."""
+    lower_priority()
     import model.network  # noqa: F401  (the import is the work: TensorFlow and Keras)
 
     worker_mnist()
@@ -93,6 +116,7 @@ class _Reporter:
 def train_task(config, command: str, queue_name: str | None = None, stop_name: str | None = None,
                limit_s: float = MAX_RUN_SECONDS) -> JobResult:
     """The sidebar's retrain (and `train.py` on a cluster): `model.training.fit_network` on this worker's MNIST."""
+    lower_priority()
     from model.training import fit_network
 
     mnist, data_info = worker_mnist()
@@ -107,6 +131,7 @@ def train_task(config, command: str, queue_name: str | None = None, stop_name: s
 def fine_tune_task(base: DenseNet, base_card: dict, base_name: str, samples, queue_name: str | None = None,
                    stop_name: str | None = None, limit_s: float = MAX_RUN_SECONDS) -> JobResult:
     """"Fine-tune on my digits": `model.finetune.fine_tune` and the new network's card."""
+    lower_priority()
     from model.card import fine_tuned_card
     from model.finetune import fine_tune
 
@@ -126,6 +151,7 @@ def fine_tune_task(base: DenseNet, base_card: dict, base_name: str, samples, que
 
 def keras_file_task(net: DenseNet, card: dict, queue_name: str | None = None, stop_name: str | None = None) -> bytes:
     """"Save as default": the network as the bytes of a `.keras` file; the server writes them."""
+    lower_priority()
     from model.network import keras_bytes, to_keras
 
     return keras_bytes(to_keras(net, dropout=card.get("hyperparameters", {}).get("dropout", 0.0)))
