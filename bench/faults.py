@@ -105,8 +105,10 @@ def check(home: Path) -> dict:
     for store in all_stores(home / "samples"):
         repaired += sum(map(len, store.repair().values()))
     confirmed = (home / "confirmed.log").read_text().split("\n") if (home / "confirmed.log").exists() else []
-    stores = {e["id"]: s for s in all_stores(home / "samples") for e in s.entries()}
-    entries = {e["id"]: e for s in all_stores(home / "samples") for e in s.entries()}
+    stores, entries = {}, {}
+    for store in all_stores(home / "samples"):
+        for entry in store.entries():
+            stores[entry["id"]], entries[entry["id"]] = store, entry
     digests = {e["digest"] for e in entries.values()}
     problems = []
     for line in confirmed:

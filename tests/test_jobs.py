@@ -16,21 +16,18 @@ CONFIG = TrainConfig(hidden=(16,), epochs=1, batch_size=64)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait(job, timeout=120):
+def wait(job, timeout=120, until=lambda job: job.finished):
+    """Poll as the page does (touching the job) until `until(job)`; fail if it does not come in time."""
     deadline = time.time() + timeout
-    while not job.finished and time.time() < deadline:
+    while not until(job) and time.time() < deadline:
         job.touch()
-        time.sleep(0.2)
-    assert job.finished, f"the job did not finish in time ({job.state}: {job.status})"
+        time.sleep(0.1)
+    assert until(job), f"the job did not get there in time ({job.state}: {job.status})"
     return job
 
 
 def wait_for_progress(job, timeout=60):
-    deadline = time.time() + timeout
-    while not job.curve and time.time() < deadline:
-        job.touch()
-        time.sleep(0.1)
-    assert job.curve, f"no progress in time ({job.state}: {job.status})"
+    return wait(job, timeout, until=lambda job: bool(job.curve))
 
 
 def test_a_job_trains_on_the_worker_and_reports_progress(training_cluster):

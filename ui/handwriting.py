@@ -13,7 +13,7 @@ import streamlit as st
 
 from model.ratelimit import RateLimit
 from model.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
-from ui.access import has_private_link, sample_store, signed_in_email
+from ui.access import TOKEN_PARAM, has_private_link, sample_store, signed_in_email
 from ui.pictures import enlarge
 from ui.session import Network, mnist_problem
 
@@ -75,7 +75,7 @@ def teach_panel(network: Network) -> None:
     counts = samples.counts() if samples is not None else [0] * 10
     st.markdown(f"**Your samples**: {sum(counts)} in all. Correct a reading above to add one; a fifth of them "
                 "are kept aside to check what fine-tuning learnt.")
-    st.caption(whose_samples())
+    st.caption(whose_samples(samples))
     if st.session_state.get("collection_error"):
         st.warning(st.session_state.collection_error)
     if samples is not None and samples.damaged():
@@ -91,14 +91,14 @@ def teach_panel(network: Network) -> None:
         show_report(report)
 
 
-def whose_samples() -> str:
+def whose_samples(samples: SampleStore | None) -> str:
     email = signed_in_email()
     if email:
         return f"They belong to your account ({email}); nobody else sees them."
     if has_private_link():
         return ("They are private to this page's address: bookmark it to come back to them. "
                 "Anyone with the address can see them, so share it with nobody.")
-    if st.query_params.get("samples") is None and sample_store() is not None:
+    if st.query_params.get(TOKEN_PARAM) is None and samples is not None:
         return "This is the collection of the machine the app runs on."
     return "Nobody else sees them: your first sample gives this page a private address to bookmark."
 

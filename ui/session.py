@@ -30,10 +30,6 @@ MAX_NETWORK_BYTES = 64 << 20  # per visitor: the weights of four of the largest 
 log = logging.getLogger("read-my-digit")
 
 
-def default_model_path() -> Path:
-    return default_path()
-
-
 @dataclass(frozen=True)
 class Network:
     """A network this visitor can draw against: its weights and its card."""
@@ -64,7 +60,7 @@ def housekeeping() -> dict:
     Temporary files of interrupted writes go, samples whose index line was
     never written are listed again, unreadable sample files are set aside.
     """
-    report = {"model": sweep(default_model_path()), "samples": {}}
+    report = {"model": sweep(default_path()), "samples": {}}
     for store in all_stores():
         try:
             done = store.repair()
@@ -165,7 +161,7 @@ def session_networks() -> dict[str, Network]:
     if "networks" not in st.session_state:
         st.session_state.networks = {}
         st.session_state.made = 0
-        path = default_model_path()
+        path = default_path()
         try:
             default, problem = default_network(str(path), stamp(path))
             st.session_state.model_error_detail = problem

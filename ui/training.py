@@ -7,7 +7,7 @@ import streamlit as st
 from model.card import training_summary
 from model.cluster import ClusterUnavailable
 from model.config import APP_LIMITS, SIDEBAR_DEFAULTS, TrainConfig, parse_layer_sizes
-from model.defaults import KEEP, history, restore, save_default
+from model.defaults import KEEP, default_path, history, restore, save_default
 from model.inference import ModelFileError
 from model.jobs import QueueRefused, TrainingJob
 from model.tasks import MAX_RUN_SECONDS, keras_file_task, train_task
@@ -23,7 +23,6 @@ from ui.access import (
 from ui.session import (
     active_network,
     add_network,
-    default_model_path,
     job_queue,
     mnist_problem,
     session_networks,
@@ -197,7 +196,7 @@ def write_default(name: str, card: dict) -> None:
         st.session_state.save_message = ("error", "Only the owner of this app can change its default network.")
         return
     try:
-        save_default(default_model_path(), job.result, card)
+        save_default(default_path(), job.result, card)
     except (ModelFileError, OSError) as error:
         st.session_state.save_message = ("error", f"Could not save {name}: {error}. The previous default is unchanged.")
         return
@@ -230,7 +229,7 @@ def owner_panel() -> None:
     detail = st.session_state.get("model_error_detail")
     if detail:
         st.warning(f"For the owner: {detail}")
-    entries = history(default_model_path())
+    entries = history(default_path())
     if not entries:
         return
     with st.expander("Owner: earlier defaults"):
@@ -248,7 +247,7 @@ def roll_back(name: str) -> None:
         st.session_state.save_message = ("error", "Only the owner of this app can change its default network.")
         return
     try:
-        restore(default_model_path(), name)
+        restore(default_path(), name)
     except (ModelFileError, OSError) as error:
         st.session_state.save_message = ("error", f"Could not roll back: {error}")
         return
