@@ -7,7 +7,10 @@ For each network, on the same drawings and in one run:
 plus per-class accuracy and the most frequent confusions of the app's path.
 The drawings come from two sources: MNIST test digits redrawn from their
 strokes (bench/drawn_digits.py) and templates of writing styles MNIST has
-few of (bench/digit_styles.py), both through the same "hand".
+few of (bench/digit_styles.py), both through the same "hand". The first
+`--brush-count` of the MNIST-stroke drawings are drawn again with the
+thinnest, the default and the thickest brush the page offers, to show
+whether the brush changes what is read. Each style is reported on its own.
 
     python -m bench.accuracy [--model PATH ...] [--count 3000] [--write]
 
@@ -24,7 +27,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from bench.digit_styles import styled_digits
+from bench.digit_styles import PER_STYLE, catalogue, styled_digits
 from bench.drawn_digits import COUNT, SEED, drawn_digits
 from bench.report import machine, replace_section, table
 from model.card import architecture, read_card
@@ -49,6 +52,16 @@ def prepare(drawings):
     return np.stack(app), np.stack(naive), np.array(labels)
 
 
+# The page's brush slider: its two ends and its default (app.py).
+BRUSHES = {"thinnest (6 px)": 6, "default (18 px)": 18, "thickest (40 px)": 40}
+
+
+def per_style(correct: np.ndarray) -> list[tuple[str, float]]:
+    """("1 flag", accuracy) for each style of bench/digit_styles.py, from per-drawing hits in catalogue order."""
+    hits = correct.reshape(-1, PER_STYLE).mean(axis=1)
+    return [(f"{digit} {style}", float(hit)) for (digit, style), hit in zip(catalogue(), hits)]
+
+
 def app_errors(result) -> str:
     return f"{round((1 - result.accuracy) * result.count)}"
 
@@ -58,6 +71,8 @@ def main(argv=None) -> int:
     parser.add_argument("--model", nargs="+", default=["model/mnist_ann.keras"], help="networks to compare")
     parser.add_argument("--count", type=int, default=COUNT, help=f"drawings (default {COUNT})")
     parser.add_argument("--seed", type=int, default=SEED, help=f"generator seed (default {SEED})")
+    parser.add_argument("--brush-count", type=int, default=1000,
+                        help="drawings redrawn with each fixed brush (default 1000)")
     parser.add_argument("--data", default=None, help="mnist.npz (default: $MNIST_PATH)")
     parser.add_argument("--write", action="store_true", help="rewrite the accuracy section of BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -66,7 +81,9 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     app_inputs, naive_inputs, labels = prepare(drawn_digits(x_test, y_test, args.count, args.seed))
     style_inputs, _, style_labels = prepare(styled_digits())
-    print(f"{len(labels) + len(style_labels)} drawings generated and preprocessed "
+    brush_inputs = {name: prepare(drawn_digits(x_test, y_test, args.brush_count, args.seed, brush=px))
+                    for name, px in BRUSHES.items()}
+    print(f"{len(labels) + len(style_labels) + len(BRUSHES) * args.brush_count} drawings generated and preprocessed "
           f"in {time.perf_counter() - started:.0f} s")
     mnist_inputs = x_test.astype(np.float32) / 255.0
 
@@ -77,11 +94,18 @@ def main(argv=None) -> int:
         app = evaluate(net.probabilities_batched(app_inputs), labels)
         naive = evaluate(net.probabilities_batched(naive_inputs), labels)
         mnist = evaluate(net.probabilities_batched(mnist_inputs), y_test)
-        styles = evaluate(net.probabilities_batched(style_inputs), style_labels)
+        style_probabilities = net.probabilities_batched(style_inputs)
+        styles = evaluate(style_probabilities, style_labels)
+        each_style = per_style(style_probabilities.argmax(axis=1) == style_labels)
+        brushes = {name: evaluate(net.probabilities_batched(inputs), brush_labels).accuracy
+                   for name, (inputs, _, brush_labels) in brush_inputs.items()}
         augmented = card.get("hyperparameters", {}).get("augment")
         name = f"`{path}` ({architecture(net.hidden)}{', augmented' if augmented else ''})"
+        weakest = min(each_style, key=lambda pair: pair[1])
         rows.append([name, f"**{app.accuracy:.2%}** ({app_errors(app)} wrong)", f"{naive.accuracy:.2%}",
-                     f"**{styles.accuracy:.2%}** ({app_errors(styles)} wrong)", f"{mnist.accuracy:.2%}"])
+                     f"**{styles.accuracy:.2%}** ({app_errors(styles)} wrong)",
+                     f"{weakest[1]:.1%} ({weakest[0]})",
+                     " / ".join(f"{a:.1%}" for a in brushes.values()), f"**{mnist.accuracy:.2%}**"])
         confusions = ", ".join(f"{t}→{p} ({n})" for t, p, n in top_confusions(app.confusion, 5))
         details.append(
             f"- {name}: per-class accuracy on drawings "
@@ -92,8 +116,13 @@ def main(argv=None) -> int:
         details.append("  Writing styles: per digit "
                        + " ".join(f"{d}: {a:.0%}" for d, a in enumerate(styles.per_class_accuracy))
                        + f"; confusions {style_confusions or 'none'}.")
+        details.append("  Per style: " + ", ".join(f"{style} {a:.0%}" for style, a in each_style) + ".")
+        details.append("  Same first drawings by brush: "
+                       + ", ".join(f"{name} {a:.2%}" for name, a in brushes.items()) + ".")
         print(f"{path}: drawn (app path) {app.accuracy:.2%}, drawn (naive) {naive.accuracy:.2%}, "
-              f"styles {styles.accuracy:.2%}, MNIST test {mnist.accuracy:.2%}; {confusions}; "
+              f"styles {styles.accuracy:.2%} (weakest {weakest[0]} {weakest[1]:.1%}), "
+              f"brushes {' / '.join(f'{a:.2%}' for a in brushes.values())}, "
+              f"MNIST test {mnist.accuracy:.2%}; {confusions}; "
               f"styles: {style_confusions}")
 
     if args.write:
@@ -108,7 +137,8 @@ def main(argv=None) -> int:
             "for every row.",
             table(["network", "MNIST strokes redrawn: app path (`to_mnist`)",
                    "same drawings: naive path (canvas → 28×28)", "writing styles: app path",
-                   "MNIST test set"], rows),
+                   "weakest style", f"first {args.brush_count:,} drawings, brush "
+                   + " / ".join(BRUSHES), "MNIST test set"], rows),
             "\n".join(details),
             f"Command: `{command.strip()}` · {machine()}",
         ])

@@ -85,13 +85,19 @@ def skeleton_points(digit: np.ndarray, upsample: int = 4) -> np.ndarray:
     return np.stack([(xs + 0.5) / upsample, (ys + 0.5) / upsample], axis=1)
 
 
-def draw_digit(digit: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS) -> np.ndarray:
+def draw_digit(digit: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS,
+               brush: float | None = None) -> np.ndarray:
     """One MNIST digit (28, 28) uint8 redrawn by "hand" on a (canvas, canvas, 4) RGBA canvas."""
-    return draw_by_hand(skeleton_points(digit), rng, canvas)
+    return draw_by_hand(skeleton_points(digit), rng, canvas, brush)
 
 
-def draw_by_hand(points: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS) -> np.ndarray:
-    """Dense (N, 2) x, y points of a digit's strokes, drawn at a random size, place, brush, slant and wobble."""
+def draw_by_hand(points: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS,
+                 brush: float | None = None) -> np.ndarray:
+    """Dense (N, 2) x, y points of a digit's strokes, drawn at a random size, place, brush, slant and wobble.
+
+    `brush` fixes the brush's width in px (the drawing is otherwise the same
+    as with a random one: the random width is still drawn, then replaced).
+    """
     points = points - (points.min(axis=0) + points.max(axis=0)) / 2
 
     angle = np.deg2rad(rng.uniform(-8, 8))
@@ -105,6 +111,8 @@ def draw_by_hand(points: np.ndarray, rng: np.random.Generator, canvas: int = CAN
     points = points + wobble
 
     width = rng.uniform(8, 30)
+    if brush is not None:
+        width = brush
     scale = rng.uniform(0.35, 0.85) * canvas / max(extent, 1e-6)
     points = points * scale
     low, high = points.min(axis=0), points.max(axis=0)
@@ -131,9 +139,12 @@ def indices(n_test: int, count: int = COUNT, seed: int = SEED) -> np.ndarray:
 
 
 def drawn_digits(x_test: np.ndarray, y_test: np.ndarray, count: int = COUNT, seed: int = SEED,
-                 start: int = 0) -> Iterator[tuple[np.ndarray, int]]:
-    """Yield (RGBA canvas, label) for drawings start … count-1; drawing i depends on (seed, i) only."""
+                 start: int = 0, brush: float | None = None) -> Iterator[tuple[np.ndarray, int]]:
+    """Yield (RGBA canvas, label) for drawings start … count-1; drawing i depends on (seed, i) only.
+
+    `brush` draws them all with that brush width (px) instead of a random one.
+    """
     chosen = indices(len(x_test), count, seed)
     for i in range(start, count):
         rng = np.random.default_rng([seed, i])
-        yield draw_digit(x_test[chosen[i]], rng), int(y_test[chosen[i]])
+        yield draw_digit(x_test[chosen[i]], rng, brush=brush), int(y_test[chosen[i]])

@@ -18,9 +18,10 @@ class Limits:
     max_units: int
     max_epochs: int
     max_batch_size: int
+    max_redraw: int = 0
 
 
-CLI_LIMITS = Limits(max_layers=8, max_units=4096, max_epochs=200, max_batch_size=8192)
+CLI_LIMITS = Limits(max_layers=8, max_units=4096, max_epochs=200, max_batch_size=8192, max_redraw=120_000)
 APP_LIMITS = Limits(max_layers=4, max_units=1024, max_epochs=50, max_batch_size=2048)
 
 
@@ -47,6 +48,7 @@ class TrainConfig:
     seed: int = 0
     augment: bool = False
     validation_split: float = 0.1
+    redraw: int = 0  # MNIST training digits redrawn with brushes and writing styles (model.styles)
 
     def problems(self, limits: Limits) -> list[str]:
         """Every reason this run cannot start, as sentences; empty when it can."""
@@ -66,6 +68,8 @@ class TrainConfig:
             found.append(f"Learning rate must be between 0.00001 and 1 (got {self.learning_rate:g}).")
         if not 0 <= self.seed < 2**31:
             found.append(f"Seed must be 0 to {2**31 - 1} (got {self.seed}).")
+        if not 0 <= self.redraw <= limits.max_redraw:
+            found.append(f"Redrawn digits must be 0 to {limits.max_redraw:,} (got {self.redraw:,}).")
         if not 0.0 < self.validation_split <= 0.5:
             found.append(f"Validation split must be above 0 and at most 0.5 (got {self.validation_split:g}).")
         return found
@@ -82,6 +86,8 @@ class TrainConfig:
         words += ["--dropout", f"{self.dropout:g}", "--learning-rate", f"{self.learning_rate:g}"]
         words += ["--seed", str(self.seed), "--validation-split", f"{self.validation_split:g}"]
         words += ["--augment" if self.augment else "--no-augment"]
+        if self.redraw:
+            words += ["--redraw", str(self.redraw)]
         if data:
             words += ["--data", data]
         words += ["--out", out]

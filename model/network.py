@@ -77,6 +77,7 @@ def train(
     validation_split: float = 0.1,
     seed: int = 0,
     augment: bool = False,
+    redraw: int = 0,
     on_progress: ProgressHook | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, list[float]]:
@@ -84,7 +85,10 @@ def train(
 
     A seeded `validation_split` of the data is held out and scored after each
     epoch, never distorted. With `augment`, every batch is distorted afresh
-    (see `model.augment`). The learning rate the model was compiled with is
+    (see `model.augment`). With `redraw`, that many digits of the training
+    part are redrawn with canvas brushes and writing styles and added to it
+    (see `model.styles`; the validation part never has a redrawn twin).
+    The learning rate the model was compiled with is
     where a cosine decay to zero starts: large steps first, and small ones at
     the end that settle the weights instead of bouncing around a minimum.
     The model is compiled afresh for it, so the optimizer starts anew.
@@ -95,6 +99,11 @@ def train(
     """
     keras.utils.set_random_seed(seed)
     (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_split, seed)
+    if redraw:
+        from model.styles import redrawn_digits
+
+        x_new, y_new = redrawn_digits(x_fit, y_fit, redraw, seed)
+        x_fit, y_fit = np.concatenate([x_fit, x_new]), np.concatenate([y_fit, y_new.astype(y_fit.dtype)])
     batches = -(-len(x_fit) // batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(float(model.optimizer.learning_rate), epochs * batches)
     compile_ann(model, schedule, STEPS_PER_EXECUTION)

@@ -53,6 +53,7 @@ def fit_network(
         validation_split=config.validation_split,
         seed=config.seed,
         augment=config.augment,
+        redraw=config.redraw,
         on_progress=on_progress,
         should_stop=should_stop,
     )
