@@ -7,7 +7,7 @@ with train.py), the page's parts in `ui/`. Drawing and predicting need no
 TensorFlow: the network's weights are read into NumPy once per server
 process, so the canvas is ready at once and each stroke is answered in well
 under a millisecond of computation. TensorFlow is imported only by the Dask
-workers that run trainings (`model.jobs`, `model.tasks`), never in the server itself.
+workers that run trainings (`model.jobs.queue`, `model.jobs.tasks`), never in the server itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from model.preprocess import DrawingError, read_png, to_mnist
+from model.reading.preprocess import DrawingError, read_png, to_mnist
 from ui.access import is_owner
 from ui.session import active_network, housekeeping
 from ui.training import sidebar
@@ -39,8 +39,10 @@ housekeeping()
 def draw_and_predict() -> np.ndarray | None:
     """The main loop: the canvas, and beside it what the network reads. Returns the 28×28 input, if any."""
     st.title("✍️ Read my digit")
-    st.write("Draw a digit: a neural network trained on MNIST reads it as you draw. "
-             "Train your own network in the sidebar and compare.")
+    st.write(
+        "Draw a digit: a neural network trained on MNIST reads it as you draw. "
+        "Train your own network in the sidebar and compare."
+    )
     canvas_column, result_column = st.columns([1, 1.35], gap="large")
     with canvas_column:
         canvas = st_canvas(
@@ -55,13 +57,18 @@ def draw_and_predict() -> np.ndarray | None:
         )
         # The canvas's own toolbar (undo, redo, clear) appears just above it on hover.
         st.caption("Undo, redo and clear: hover over the box, top right.")
-        st.slider("Brush width", 6, 40, key="brush", value=DEFAULT_BRUSH,
-                  help="About 18 px gives strokes as thick as MNIST's for a digit that fills the box.")
+        st.slider(
+            "Brush width",
+            6,
+            40,
+            key="brush",
+            value=DEFAULT_BRUSH,
+            help="About 18 px gives strokes as thick as MNIST's for a digit that fills the box.",
+        )
     network = active_network()  # after the canvas: the visitor can start drawing while it loads
     with result_column:
         if network is None:
-            st.error(f"No network to read with: {st.session_state.get('model_error')} "
-                     "Train one in the sidebar.")
+            st.error(f"No network to read with: {st.session_state.get('model_error')} Train one in the sidebar.")
             if is_owner() and st.session_state.get("model_error_detail"):
                 st.caption(f"For the owner: {st.session_state.model_error_detail}")
             return None
@@ -72,8 +79,10 @@ def draw_and_predict() -> np.ndarray | None:
             st.warning(f"This drawing could not be read: {error} Clear the box and draw again.")
             return None
         if digit_image is None:
-            st.info("**Draw a digit** (0–9) in the box, as large as you like. The network reads it "
-                    "as soon as you lift the pen.")
+            st.info(
+                "**Draw a digit** (0–9) in the box, as large as you like. The network reads it "
+                "as soon as you lift the pen."
+            )
             return None
         show_prediction(network.net.probabilities(digit_image), digit_image)
         from ui.handwriting import correction
@@ -89,12 +98,15 @@ def show_prediction(probabilities: np.ndarray, digit_image: np.ndarray) -> None:
     ranked = np.argsort(probabilities)[::-1]
     best, runner_up = int(ranked[0]), int(ranked[1])
     metric_column, image_column = st.columns([1, 1])
-    metric_column.metric("Prediction", str(best), delta=f"{probabilities[best]:.1%} sure",
-                         delta_color="off", delta_arrow="off")
+    metric_column.metric(
+        "Prediction", str(best), delta=f"{probabilities[best]:.1%} sure", delta_color="off", delta_arrow="off"
+    )
     image_column.image(enlarge(digit_image), caption="What the model sees", width=112)
     if probabilities[best] < UNSURE_BELOW:
-        st.warning(f"The network is unsure: {probabilities[best]:.0%} for {best}, "
-                   f"and {probabilities[runner_up]:.0%} for {runner_up}, its runner-up.")
+        st.warning(
+            f"The network is unsure: {probabilities[best]:.0%} for {best}, "
+            f"and {probabilities[runner_up]:.0%} for {runner_up}, its runner-up."
+        )
     st.html(probability_bars(probabilities, best))
 
 

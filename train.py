@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from model.atomic import check_writable
 from model.config import CLI_LIMITS, TrainConfig
-from model.data import MnistUnavailable, file_sha256, load_mnist, mnist_source
+from model.store.atomic import check_writable
+from model.store.data import MnistUnavailable, file_sha256, load_mnist, mnist_source
 
 DEFAULTS = TrainConfig()
 
@@ -37,40 +37,90 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "with a JSON model card beside it.",
     )
     add = parser.add_argument
-    add("--hidden", type=int, nargs="+", default=list(DEFAULTS.hidden), metavar="UNITS",
+    add(
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=list(DEFAULTS.hidden),
+        metavar="UNITS",
         help=f"units of each hidden layer, input side first (default: {' '.join(map(str, DEFAULTS.hidden))}); "
-        f"1 to {CLI_LIMITS.max_layers} layers of 1 to {CLI_LIMITS.max_units} units")
-    add("--epochs", type=int, default=DEFAULTS.epochs,
-        help=f"passes over the training data (default: {DEFAULTS.epochs}; 1 to {CLI_LIMITS.max_epochs})")
-    add("--batch-size", type=int, default=DEFAULTS.batch_size,
-        help=f"images per gradient step (default: {DEFAULTS.batch_size})")
-    add("--dropout", type=float, default=DEFAULTS.dropout,
-        help=f"dropout rate after each hidden layer, 0 to 0.8 (default: {DEFAULTS.dropout})")
-    add("--learning-rate", type=float, default=DEFAULTS.learning_rate,
-        help=f"Adam's learning rate (default: {DEFAULTS.learning_rate})")
-    add("--seed", type=int, default=DEFAULTS.seed,
+        f"1 to {CLI_LIMITS.max_layers} layers of 1 to {CLI_LIMITS.max_units} units",
+    )
+    add(
+        "--epochs",
+        type=int,
+        default=DEFAULTS.epochs,
+        help=f"passes over the training data (default: {DEFAULTS.epochs}; 1 to {CLI_LIMITS.max_epochs})",
+    )
+    add(
+        "--batch-size",
+        type=int,
+        default=DEFAULTS.batch_size,
+        help=f"images per gradient step (default: {DEFAULTS.batch_size})",
+    )
+    add(
+        "--dropout",
+        type=float,
+        default=DEFAULTS.dropout,
+        help=f"dropout rate after each hidden layer, 0 to 0.8 (default: {DEFAULTS.dropout})",
+    )
+    add(
+        "--learning-rate",
+        type=float,
+        default=DEFAULTS.learning_rate,
+        help=f"Adam's learning rate (default: {DEFAULTS.learning_rate})",
+    )
+    add(
+        "--seed",
+        type=int,
+        default=DEFAULTS.seed,
         help="random seed for weights, shuffling and the validation split; same seed, same network "
-        f"(default: {DEFAULTS.seed})")
-    add("--augment", action=argparse.BooleanOptionalAction, default=DEFAULTS.augment,
+        f"(default: {DEFAULTS.seed})",
+    )
+    add(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.augment,
         help="distort every batch afresh (rotation, shear, scale, shift, elastic, stroke thickness) so the "
-        "network reads drawings, not only MNIST; slower per epoch, needs more epochs (default: off)")
-    add("--redraw", type=int, default=DEFAULTS.redraw, metavar="COUNT",
+        "network reads drawings, not only MNIST; slower per epoch, needs more epochs (default: off)",
+    )
+    add(
+        "--redraw",
+        type=int,
+        default=DEFAULTS.redraw,
+        metavar="COUNT",
         help="add COUNT training digits redrawn as the canvas draws them, with random brush widths and "
-        "the writing styles MNIST lacks: flagged 1s, crossed 7s, curled 9s, open 4s (model/styles.py; "
-        f"about 1.5 ms each before training starts; default: {DEFAULTS.redraw}, at most {CLI_LIMITS.max_redraw:,})")
-    add("--validation-split", type=float, default=DEFAULTS.validation_split,
+        "the writing styles MNIST lacks: flagged 1s, crossed 7s, curled 9s, open 4s (model/training/styles.py; "
+        f"about 1.5 ms each before training starts; default: {DEFAULTS.redraw}, at most {CLI_LIMITS.max_redraw:,})",
+    )
+    add(
+        "--validation-split",
+        type=float,
+        default=DEFAULTS.validation_split,
         help="share of the training images held out to validate after each epoch "
-        f"(default: {DEFAULTS.validation_split})")
-    add("--data", metavar="PATH", default=None,
-        help="mnist.npz with x_train, y_train, x_test, y_test (default: $MNIST_PATH, "
-        "else Keras downloads MNIST)")
-    add("--extra", metavar="FOLDER", default=None,
+        f"(default: {DEFAULTS.validation_split})",
+    )
+    add(
+        "--data",
+        metavar="PATH",
+        default=None,
+        help="mnist.npz with x_train, y_train, x_test, y_test (default: $MNIST_PATH, else Keras downloads MNIST)",
+    )
+    add(
+        "--extra",
+        metavar="FOLDER",
+        default=None,
         help="a folder of your own labelled samples saved by the app (e.g. data/my_digits): a fixed fifth "
-        "is held out and scored, the rest is added to the training data, repeated to about a sixth of it")
-    add("--out", metavar="PATH", default="model/mnist_ann.keras",
+        "is held out and scored, the rest is added to the training data, repeated to about a sixth of it",
+    )
+    add(
+        "--out",
+        metavar="PATH",
+        default="model/mnist_ann.keras",
         help="where to write the model; its card goes beside it as .json, and a model already "
-        "there is kept in <name>.history/ (the last few; `python -m model.defaults rollback` restores one) "
-        "(default: model/mnist_ann.keras)")
+        "there is kept in <name>.history/ (the last few; `python -m model.store.defaults rollback` restores one) "
+        "(default: model/mnist_ann.keras)",
+    )
     args = parser.parse_args(argv)
 
     args.config = TrainConfig(
@@ -93,7 +143,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if unwritable:
         parser.error(f"cannot save to {args.out}: {unwritable}.")
     if args.extra is not None:
-        from model.samples import SampleStore
+        from model.store.samples import SampleStore
 
         if not Path(args.extra).is_dir():
             parser.error(f"--extra {args.extra} is not a folder of samples.")
@@ -117,14 +167,16 @@ def print_progress(p) -> None:
 
 def print_result(result, started: float) -> None:
     test = result.card["test"]
-    print(f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
-          f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s.")
+    print(
+        f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
+        f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s."
+    )
 
 
 def own_samples(folder: str, mnist) -> dict:
     """A person's samples: the held-out fifth aside, the rest mixed into MNIST's training split."""
-    from model.finetune import split_samples, training_mix
-    from model.samples import SampleStore
+    from model.store.samples import SampleStore
+    from model.training.finetune import split_samples, training_mix
 
     images, labels, ids = SampleStore(folder).arrays()
     (own_x, own_y), (held_x, held_y) = split_samples(images, labels, ids)
@@ -135,7 +187,7 @@ def own_samples(folder: str, mnist) -> dict:
 
 
 def score_held_out(net, extra: dict) -> dict:
-    from model.metrics import evaluate
+    from model.reading.metrics import evaluate
 
     held = {"folder": extra["folder"], "trained_on": extra["trained_on"], "held_out": len(extra["held_y"])}
     if len(extra["held_y"]):
@@ -146,20 +198,22 @@ def score_held_out(net, extra: dict) -> dict:
 
 def train_on_cluster(args) -> int:
     """With DASK_SCHEDULER_ADDRESS: the same run as a task on that cluster, its workers' own MNIST."""
-    from model.cluster import ClusterUnavailable, scheduler_address
-    from model.defaults import save_default
-    from model.jobs import JobQueue
-    from model.tasks import keras_file_task, train_task
+    from model.jobs.cluster import ClusterUnavailable, scheduler_address
+    from model.jobs.queue import JobQueue
+    from model.jobs.tasks import keras_file_task, train_task
+    from model.store.defaults import save_default
 
     if args.data or args.extra:
-        print("train.py: error: with DASK_SCHEDULER_ADDRESS set, the workers read their own MNIST_PATH: "
-              "--data and --extra work only without it (unset DASK_SCHEDULER_ADDRESS).", file=sys.stderr)
+        print(
+            "train.py: error: with DASK_SCHEDULER_ADDRESS set, the workers read their own MNIST_PATH: "
+            "--data and --extra work only without it (unset DASK_SCHEDULER_ADDRESS).",
+            file=sys.stderr,
+        )
         return 2
     queue = JobQueue(abandon_after_s=float("inf"))
     config = args.config
     command = config.command(out=args.out)
-    print(f"Training {config.hidden} for {config.epochs} epochs on the cluster at {scheduler_address()} …",
-          flush=True)
+    print(f"Training {config.hidden} for {config.epochs} epochs on the cluster at {scheduler_address()} …", flush=True)
     started = time.perf_counter()
     try:
         # the command line's own run: no per-run time limit, which is for the page's shared queue
@@ -169,8 +223,10 @@ def train_on_cluster(args) -> int:
             time.sleep(0.25)
             for point in [p for p in job.curve if p.split == "validation"][shown:]:
                 shown += 1
-                print(f"epoch {shown:>3}/{config.epochs}  val_loss {point.loss:.4f}  "
-                      f"val_accuracy {point.accuracy:.2%}", flush=True)
+                print(
+                    f"epoch {shown:>3}/{config.epochs}  val_loss {point.loss:.4f}  val_accuracy {point.accuracy:.2%}",
+                    flush=True,
+                )
         if job.state != "done":
             print(f"train.py: error: the run {job.state}: {job.error}", file=sys.stderr)
             return 1
@@ -199,7 +255,7 @@ def train_on_cluster(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from model.cluster import scheduler_address
+    from model.jobs.cluster import scheduler_address
 
     if scheduler_address():
         return train_on_cluster(args)
@@ -219,8 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         mnist = extra["mnist"]
 
     # TensorFlow is imported only now: argument errors and --help stay instant.
-    from model.network import save_model
-    from model.training import fit_network
+    from model.training.keras_ann import save_model
+    from model.training.run import fit_network
 
     config = args.config
     command = config.command(out=args.out, data=str(source) if source else None)

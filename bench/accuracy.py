@@ -30,11 +30,11 @@ from PIL import Image
 from bench.digit_styles import PER_STYLE, catalogue, styled_digits
 from bench.drawn_digits import COUNT, SEED, drawn_digits
 from bench.report import machine, replace_section, table
-from model.card import architecture, read_card
-from model.data import load_mnist
-from model.inference import DenseNet
-from model.metrics import evaluate, top_confusions
-from model.preprocess import to_mnist
+from model.reading.metrics import evaluate, top_confusions
+from model.reading.network import NumpyNetwork
+from model.reading.preprocess import to_mnist
+from model.store.card import architecture, read_card
+from model.store.data import load_mnist
 
 
 def naive_28(canvas: np.ndarray) -> np.ndarray:
@@ -71,8 +71,9 @@ def main(argv=None) -> int:
     parser.add_argument("--model", nargs="+", default=["model/mnist_ann.keras"], help="networks to compare")
     parser.add_argument("--count", type=int, default=COUNT, help=f"drawings (default {COUNT})")
     parser.add_argument("--seed", type=int, default=SEED, help=f"generator seed (default {SEED})")
-    parser.add_argument("--brush-count", type=int, default=1000,
-                        help="drawings redrawn with each fixed brush (default 1000)")
+    parser.add_argument(
+        "--brush-count", type=int, default=1000, help="drawings redrawn with each fixed brush (default 1000)"
+    )
     parser.add_argument("--data", default=None, help="mnist.npz (default: $MNIST_PATH)")
     parser.add_argument("--write", action="store_true", help="rewrite the accuracy section of BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -81,15 +82,19 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     app_inputs, naive_inputs, labels = prepare(drawn_digits(x_test, y_test, args.count, args.seed))
     style_inputs, _, style_labels = prepare(styled_digits())
-    brush_inputs = {name: prepare(drawn_digits(x_test, y_test, args.brush_count, args.seed, brush=px))
-                    for name, px in BRUSHES.items()}
-    print(f"{len(labels) + len(style_labels) + len(BRUSHES) * args.brush_count} drawings generated and preprocessed "
-          f"in {time.perf_counter() - started:.0f} s")
+    brush_inputs = {
+        name: prepare(drawn_digits(x_test, y_test, args.brush_count, args.seed, brush=px))
+        for name, px in BRUSHES.items()
+    }
+    print(
+        f"{len(labels) + len(style_labels) + len(BRUSHES) * args.brush_count} drawings generated and preprocessed "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
     mnist_inputs = x_test.astype(np.float32) / 255.0
 
     rows, details = [], []
     for path in args.model:
-        net = DenseNet.load(path)
+        net = NumpyNetwork.load(path)
         card = read_card(path) or {}
         app = evaluate(net.probabilities_batched(app_inputs), labels)
         naive = evaluate(net.probabilities_batched(naive_inputs), labels)
@@ -97,15 +102,24 @@ def main(argv=None) -> int:
         style_probabilities = net.probabilities_batched(style_inputs)
         styles = evaluate(style_probabilities, style_labels)
         each_style = per_style(style_probabilities.argmax(axis=1) == style_labels)
-        brushes = {name: evaluate(net.probabilities_batched(inputs), brush_labels).accuracy
-                   for name, (inputs, _, brush_labels) in brush_inputs.items()}
+        brushes = {
+            name: evaluate(net.probabilities_batched(inputs), brush_labels).accuracy
+            for name, (inputs, _, brush_labels) in brush_inputs.items()
+        }
         augmented = card.get("hyperparameters", {}).get("augment")
         name = f"`{path}` ({architecture(net.hidden)}{', augmented' if augmented else ''})"
         weakest = min(each_style, key=lambda pair: pair[1])
-        rows.append([name, f"**{app.accuracy:.2%}** ({app_errors(app)} wrong)", f"{naive.accuracy:.2%}",
-                     f"**{styles.accuracy:.2%}** ({app_errors(styles)} wrong)",
-                     f"{weakest[1]:.1%} ({weakest[0]})",
-                     " / ".join(f"{a:.1%}" for a in brushes.values()), f"**{mnist.accuracy:.2%}**"])
+        rows.append(
+            [
+                name,
+                f"**{app.accuracy:.2%}** ({app_errors(app)} wrong)",
+                f"{naive.accuracy:.2%}",
+                f"**{styles.accuracy:.2%}** ({app_errors(styles)} wrong)",
+                f"{weakest[1]:.1%} ({weakest[0]})",
+                " / ".join(f"{a:.1%}" for a in brushes.values()),
+                f"**{mnist.accuracy:.2%}**",
+            ]
+        )
         confusions = ", ".join(f"{t}→{p} ({n})" for t, p, n in top_confusions(app.confusion, 5))
         details.append(
             f"- {name}: per-class accuracy on drawings "
@@ -113,35 +127,50 @@ def main(argv=None) -> int:
             + f"; most frequent confusions (true→read): {confusions}."
         )
         style_confusions = ", ".join(f"{t}→{p} ({n})" for t, p, n in top_confusions(styles.confusion, 5))
-        details.append("  Writing styles: per digit "
-                       + " ".join(f"{d}: {a:.0%}" for d, a in enumerate(styles.per_class_accuracy))
-                       + f"; confusions {style_confusions or 'none'}.")
+        details.append(
+            "  Writing styles: per digit "
+            + " ".join(f"{d}: {a:.0%}" for d, a in enumerate(styles.per_class_accuracy))
+            + f"; confusions {style_confusions or 'none'}."
+        )
         details.append("  Per style: " + ", ".join(f"{style} {a:.0%}" for style, a in each_style) + ".")
-        details.append("  Same first drawings by brush: "
-                       + ", ".join(f"{name} {a:.2%}" for name, a in brushes.items()) + ".")
-        print(f"{path}: drawn (app path) {app.accuracy:.2%}, drawn (naive) {naive.accuracy:.2%}, "
-              f"styles {styles.accuracy:.2%} (weakest {weakest[0]} {weakest[1]:.1%}), "
-              f"brushes {' / '.join(f'{a:.2%}' for a in brushes.values())}, "
-              f"MNIST test {mnist.accuracy:.2%}; {confusions}; "
-              f"styles: {style_confusions}")
+        details.append(
+            "  Same first drawings by brush: " + ", ".join(f"{name} {a:.2%}" for name, a in brushes.items()) + "."
+        )
+        print(
+            f"{path}: drawn (app path) {app.accuracy:.2%}, drawn (naive) {naive.accuracy:.2%}, "
+            f"styles {styles.accuracy:.2%} (weakest {weakest[0]} {weakest[1]:.1%}), "
+            f"brushes {' / '.join(f'{a:.2%}' for a in brushes.values())}, "
+            f"MNIST test {mnist.accuracy:.2%}; {confusions}; "
+            f"styles: {style_confusions}"
+        )
 
     if args.write:
         command = "python -m bench.accuracy " + shlex.join(sys.argv[1:] if argv is None else argv)
-        markdown = "\n\n".join([
-            "## Reading drawings: the drawn-digit benchmark",
-            f"{len(labels):,} canvas drawings redrawn from the strokes of MNIST **test** digits "
-            f"(`bench/drawn_digits.py`, seed {args.seed}), and {len(style_labels):,} drawings of "
-            "25 writing styles MNIST has few of (`bench/digit_styles.py`: a 1 with flag and base, a "
-            "crossed 7, an open 4, a looped 2, …), both through the same hand: 280×280 canvas, digit "
-            "35–85% of it, anywhere on it, brush 8–30 px, slant, rotation and wobble. Same drawings "
-            "for every row.",
-            table(["network", "MNIST strokes redrawn: app path (`to_mnist`)",
-                   "same drawings: naive path (canvas → 28×28)", "writing styles: app path",
-                   "weakest style", f"first {args.brush_count:,} drawings, brush "
-                   + " / ".join(BRUSHES), "MNIST test set"], rows),
-            "\n".join(details),
-            f"Command: `{command.strip()}` · {machine()}",
-        ])
+        markdown = "\n\n".join(
+            [
+                "## Reading drawings: the drawn-digit benchmark",
+                f"{len(labels):,} canvas drawings redrawn from the strokes of MNIST **test** digits "
+                f"(`bench/drawn_digits.py`, seed {args.seed}), and {len(style_labels):,} drawings of "
+                "25 writing styles MNIST has few of (`bench/digit_styles.py`: a 1 with flag and base, a "
+                "crossed 7, an open 4, a looped 2, …), both through the same hand: 280×280 canvas, digit "
+                "35–85% of it, anywhere on it, brush 8–30 px, slant, rotation and wobble. Same drawings "
+                "for every row.",
+                table(
+                    [
+                        "network",
+                        "MNIST strokes redrawn: app path (`to_mnist`)",
+                        "same drawings: naive path (canvas → 28×28)",
+                        "writing styles: app path",
+                        "weakest style",
+                        f"first {args.brush_count:,} drawings, brush " + " / ".join(BRUSHES),
+                        "MNIST test set",
+                    ],
+                    rows,
+                ),
+                "\n".join(details),
+                f"Command: `{command.strip()}` · {machine()}",
+            ]
+        )
         replace_section("accuracy", markdown)
         print("BENCHMARKS.md updated.")
     return 0

@@ -73,14 +73,14 @@ class Rig:
         self.model.parent.mkdir()
         shutil.copyfile(SHIPPED, self.model)
         shutil.copyfile(SHIPPED.with_suffix(".json"), self.model.with_suffix(".json"))
-        from model.collection import new_token, visitor_store
+        from model.store.collection import new_token, visitor_store
 
         self.token = new_token()
         self.store = visitor_store(self.token, self.home / "samples")
         self.ids = [self.store.add(image(i), i).id for i in range(5)]
 
     def nothing_lost(self) -> bool:
-        from model.defaults import load_default
+        from model.store.defaults import load_default
 
         try:
             entries = [e["id"] for e in self.store.entries()]
@@ -113,35 +113,62 @@ def attempt(action) -> tuple[str, bool, float, float]:
 
 
 def rows(rig: Rig) -> list[dict]:
-    from model.defaults import load_default, save_default
-    from model.preprocess import read_png, to_mnist
-    from model.samples import SampleStore
+    from model.reading.preprocess import read_png, to_mnist
+    from model.store.defaults import load_default, save_default
+    from model.store.samples import SampleStore
 
     store = rig.store
     bomb = npz(images=np.zeros((250_000, 28, 28), np.uint8), labels=np.zeros(250_000, np.uint8))
     huge_png = png((9000, 9000), "1")
     cases = [
-        ("import: 190 KiB .npz that unpacks to 187 MiB (a zip bomb)", f"{len(bomb) >> 10} KiB",
-         lambda: store.import_file(bomb)),
+        (
+            "import: 190 KiB .npz that unpacks to 187 MiB (a zip bomb)",
+            f"{len(bomb) >> 10} KiB",
+            lambda: store.import_file(bomb),
+        ),
         ("import: an .npy header that claims 1,000,000 images", "0.4 KiB", lambda: store.import_file(lying_header())),
-        ("import: float images", "",
-         lambda: store.import_file(npz(images=np.zeros((2, 28, 28)), labels=np.array([1, 2])))),
-        ("import: text labels", "", lambda: store.import_file(npz(images=np.zeros((2, 28, 28), np.uint8),
-                                                                  labels=np.array(["a", "b"])))),
-        ("import: a label 12", "", lambda: store.import_file(npz(images=np.zeros((2, 28, 28), np.uint8),
-                                                                 labels=np.array([3, 12])))),
-        ("import: images 5×5", "", lambda: store.import_file(npz(images=np.zeros((2, 5, 5), np.uint8),
-                                                                 labels=np.array([1, 2])))),
-        ("import: a pickled object array", "", lambda: store.import_file(
-            npz(images=np.array([None, {"a": 1}], dtype=object), labels=np.array([1, 2])))),
-        ("import: a truncated file", "", lambda: store.import_file(npz(images=np.zeros((9, 28, 28), np.uint8),
-                                                                       labels=np.arange(9))[:300])),
+        (
+            "import: float images",
+            "",
+            lambda: store.import_file(npz(images=np.zeros((2, 28, 28)), labels=np.array([1, 2]))),
+        ),
+        (
+            "import: text labels",
+            "",
+            lambda: store.import_file(npz(images=np.zeros((2, 28, 28), np.uint8), labels=np.array(["a", "b"]))),
+        ),
+        (
+            "import: a label 12",
+            "",
+            lambda: store.import_file(npz(images=np.zeros((2, 28, 28), np.uint8), labels=np.array([3, 12]))),
+        ),
+        (
+            "import: images 5×5",
+            "",
+            lambda: store.import_file(npz(images=np.zeros((2, 5, 5), np.uint8), labels=np.array([1, 2]))),
+        ),
+        (
+            "import: a pickled object array",
+            "",
+            lambda: store.import_file(npz(images=np.array([None, {"a": 1}], dtype=object), labels=np.array([1, 2]))),
+        ),
+        (
+            "import: a truncated file",
+            "",
+            lambda: store.import_file(npz(images=np.zeros((9, 28, 28), np.uint8), labels=np.arange(9))[:300]),
+        ),
         ("import: not a zip at all", "", lambda: store.import_file(b"GIF89a" + b"\0" * 100)),
-        ("import: 2,001 samples (beyond the collection's quota)", "",
-         lambda: store.import_file(npz(images=np.random.default_rng(0).integers(0, 256, (2001, 28, 28), dtype=np.uint8),
-                                       labels=np.zeros(2001, np.uint8)))),
-        ("canvas: a 9000×9000 PNG in a small message", f"{len(huge_png) >> 10} KiB",
-         lambda: read_png(huge_png, 840)),
+        (
+            "import: 2,001 samples (beyond the collection's quota)",
+            "",
+            lambda: store.import_file(
+                npz(
+                    images=np.random.default_rng(0).integers(0, 256, (2001, 28, 28), dtype=np.uint8),
+                    labels=np.zeros(2001, np.uint8),
+                )
+            ),
+        ),
+        ("canvas: a 9000×9000 PNG in a small message", f"{len(huge_png) >> 10} KiB", lambda: read_png(huge_png, 840)),
         ("canvas: a greyscale (mode L) PNG", "", lambda: f"read: {read_png(png((280, 280), 'L'), 840).shape}"),
         ("canvas: a palette (mode P) PNG", "", lambda: f"read: {read_png(png((280, 280), 'P'), 840).shape}"),
         ("canvas: a 16-bit (mode I;16) PNG", "", lambda: f"read: {read_png(png((280, 280), 'I;16'), 840).shape}"),
@@ -158,8 +185,11 @@ def rows(rig: Rig) -> list[dict]:
         ("collection: the token '../../etc' in the URL", "", lambda: collection_of("../../etc")),
         ("collection: a guessed token", "", lambda: collection_of("0" * 32)),
         ("default: card is valid JSON of the wrong shape", "", lambda: wrong_card(rig, load_default)),
-        ("default: network replaced, card left (a kill between the two writes)", "",
-         lambda: mismatched_pair(rig, load_default, save_default)),
+        (
+            "default: network replaced, card left (a kill between the two writes)",
+            "",
+            lambda: mismatched_pair(rig, load_default, save_default),
+        ),
         ("default: the network file is garbage", "", lambda: garbage_model(rig, load_default)),
         ("default: save bytes that are not a network", "", lambda: save_default(rig.model, b"PK\x03\x04junk", {})),
     ]
@@ -167,8 +197,17 @@ def rows(rig: Rig) -> list[dict]:
     for name, size, action in cases:
         said, sentence, seconds, peak = attempt(action)
         rig.restore_model()
-        results.append({"input": name, "size": size, "said": said, "seconds": seconds, "peak_mb": peak,
-                        "nothing_lost": rig.nothing_lost(), "sentence": sentence})
+        results.append(
+            {
+                "input": name,
+                "size": size,
+                "said": said,
+                "seconds": seconds,
+                "peak_mb": peak,
+                "nothing_lost": rig.nothing_lost(),
+                "sentence": sentence,
+            }
+        )
     return results
 
 
@@ -182,7 +221,9 @@ def damaged_file(store):
 
 
 def disk_full(store):
-    with mock.patch("model.samples.atomic_write_bytes", side_effect=OSError(errno.ENOSPC, "No space left on device")):
+    with mock.patch(
+        "model.store.samples.atomic_write_bytes", side_effect=OSError(errno.ENOSPC, "No space left on device")
+    ):
         try:
             store.add(image(12), 1)
         except OSError as error:
@@ -191,7 +232,7 @@ def disk_full(store):
 
 
 def collection_of(token):
-    from model.collection import visitor_store
+    from model.store.collection import visitor_store
 
     return f"an empty collection of its own: {len(visitor_store(token, Path(tempfile.mkdtemp())).entries())} samples"
 
@@ -241,6 +282,7 @@ def page_rows(rig: Rig) -> list[dict]:
 
     def crafted_save():
         """What a forged "Save as default" message would run, in the session of a visitor who is not the owner."""
+
         def forged():
             import streamlit as st
 
@@ -285,31 +327,49 @@ def page_rows(rig: Rig) -> list[dict]:
     ]:
         said, sentence, seconds, peak = attempt(action)
         rig.restore_model()
-        results.append({"input": name, "size": "", "said": said, "seconds": seconds, "peak_mb": peak,
-                        "nothing_lost": rig.nothing_lost(), "sentence": sentence and "Traceback" not in said})
+        results.append(
+            {
+                "input": name,
+                "size": "",
+                "said": said,
+                "seconds": seconds,
+                "peak_mb": peak,
+                "nothing_lost": rig.nothing_lost(),
+                "sentence": sentence and "Traceback" not in said,
+            }
+        )
     return results
 
 
 def markdown(results: list[dict], command: str) -> str:
-    body = [[r["input"], r["size"], r["said"].replace("|", "\\|").replace("\n", " ")[:220],
-             f"{r['seconds'] * 1000:.0f} ms", f"{r['peak_mb']:.1f} MB",
-             "clear message, nothing lost" if r["sentence"] and r["nothing_lost"] else "**NOT CLEAN**"]
-            for r in results]
+    body = [
+        [
+            r["input"],
+            r["size"],
+            r["said"].replace("|", "\\|").replace("\n", " ")[:220],
+            f"{r['seconds'] * 1000:.0f} ms",
+            f"{r['peak_mb']:.1f} MB",
+            "clear message, nothing lost" if r["sentence"] and r["nothing_lost"] else "**NOT CLEAN**",
+        ]
+        for r in results
+    ]
     clean = sum(r["sentence"] and r["nothing_lost"] for r in results)
-    return "\n".join([
-        "## Bad inputs",
-        "",
-        "Each row: one hostile or careless input, tried through the function the page calls with it (or the "
-        "page itself through AppTest, as a visitor who is not the owner); what it said (the sentence the page "
-        "shows); the time and the peak of Python allocations it cost; and whether a visitor's 5 saved samples "
-        "and the default network were intact after it.",
-        "",
-        table(["input", "size", "what happened", "time", "peak memory", "verdict"], body),
-        "",
-        f"**{clean} of {len(results)} rows: clear message, nothing lost.**",
-        "",
-        f"Command: `{command}` · {machine()}",
-    ])
+    return "\n".join(
+        [
+            "## Bad inputs",
+            "",
+            "Each row: one hostile or careless input, tried through the function the page calls with it (or the "
+            "page itself through AppTest, as a visitor who is not the owner); what it said (the sentence the page "
+            "shows); the time and the peak of Python allocations it cost; and whether a visitor's 5 saved samples "
+            "and the default network were intact after it.",
+            "",
+            table(["input", "size", "what happened", "time", "peak memory", "verdict"], body),
+            "",
+            f"**{clean} of {len(results)} rows: clear message, nothing lost.**",
+            "",
+            f"Command: `{command}` · {machine()}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

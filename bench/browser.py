@@ -57,9 +57,24 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                script,
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def wait_until_up(self) -> None:
         while True:
@@ -133,8 +148,9 @@ def round_trips(browser, url: str, strokes: int) -> dict[str, list[float]]:
     for i in range(strokes + 2):  # the first two warm up (imports, first chart)
         clear_canvas(page)
         wait_quiet(page, after_stroke=True, timeout_s=5)  # the clear's own rerun
-        page.evaluate("() => { const m = window.__marks; "
-                      "m.mouseup.length = 0; m.activity.length = 0; m.idle.length = 0; }")
+        page.evaluate(
+            "() => { const m = window.__marks; m.mouseup.length = 0; m.activity.length = 0; m.idle.length = 0; }"
+        )
         draw(page, SINGLE_STROKES[i % len(SINGLE_STROKES)], box)
         if not wait_quiet(page, after_stroke=True, timeout_s=10):
             missed += 1
@@ -200,22 +216,24 @@ def run(strokes: int = 24) -> dict:
         app.stop()
         browser.close()
 
-    results.update({
-        "strokes": len(app_trips["total"]),
-        "bare_strokes": len(bare_trips["total"]),
-        "missed_strokes": app_trips["missed"] + bare_trips["missed"],
-        "app_round_trip_median_ms": median(app_trips["total"]),
-        "app_round_trip_p90_ms": p90(app_trips["total"]),
-        "app_rerun_median_ms": median(app_trips["rerun"]),
-        "bare_round_trip_median_ms": median(bare_trips["total"]),
-        "bare_round_trip_p90_ms": p90(bare_trips["total"]),
-        "bare_rerun_median_ms": median(bare_trips["rerun"]),
-        "round_trip_ratio": median(app_trips["total"]) / median(bare_trips["total"]),
-        "app_canvas_ready_s": app_ready,
-        "bare_canvas_ready_s": bare_ready,
-        "canvas_ready_ratio": app_ready / bare_ready,
-        "app_first_prediction_s": app_first,
-    })
+    results.update(
+        {
+            "strokes": len(app_trips["total"]),
+            "bare_strokes": len(bare_trips["total"]),
+            "missed_strokes": app_trips["missed"] + bare_trips["missed"],
+            "app_round_trip_median_ms": median(app_trips["total"]),
+            "app_round_trip_p90_ms": p90(app_trips["total"]),
+            "app_rerun_median_ms": median(app_trips["rerun"]),
+            "bare_round_trip_median_ms": median(bare_trips["total"]),
+            "bare_round_trip_p90_ms": p90(bare_trips["total"]),
+            "bare_rerun_median_ms": median(bare_trips["rerun"]),
+            "round_trip_ratio": median(app_trips["total"]) / median(bare_trips["total"]),
+            "app_canvas_ready_s": app_ready,
+            "bare_canvas_ready_s": bare_ready,
+            "canvas_ready_ratio": app_ready / bare_ready,
+            "app_first_prediction_s": app_first,
+        }
+    )
     return results
 
 

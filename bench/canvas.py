@@ -24,8 +24,9 @@ TRANSPARENT = (0, 0, 0, 0)
 BLACK = (0, 0, 0, 255)
 
 
-def render_strokes(strokes, width: float, size: tuple[int, int] = (280, 280),
-                   ink: tuple = BLACK, background: tuple = TRANSPARENT) -> np.ndarray:
+def render_strokes(
+    strokes, width: float, size: tuple[int, int] = (280, 280), ink: tuple = BLACK, background: tuple = TRANSPARENT
+) -> np.ndarray:
     """Polylines in canvas pixels (x right, y down) drawn with a round brush of `width` px.
 
     `size` is (width, height); returns (height, width, 4) uint8 RGBA.
@@ -45,8 +46,13 @@ def render_strokes(strokes, width: float, size: tuple[int, int] = (280, 280),
     return over(coverage, np.array(ink, np.float32), np.array(background, np.float32))
 
 
-def render_points(points: np.ndarray, width: float, size: tuple[int, int] = (280, 280),
-                  ink: tuple = BLACK, background: tuple = TRANSPARENT) -> np.ndarray:
+def render_points(
+    points: np.ndarray,
+    width: float,
+    size: tuple[int, int] = (280, 280),
+    ink: tuple = BLACK,
+    background: tuple = TRANSPARENT,
+) -> np.ndarray:
     """A round brush of `width` px stamped at each (x, y) of `points`: a stroke when they are dense."""
     s = SUPERSAMPLE
     w, h = size

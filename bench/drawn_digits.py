@@ -85,14 +85,16 @@ def skeleton_points(digit: np.ndarray, upsample: int = 4) -> np.ndarray:
     return np.stack([(xs + 0.5) / upsample, (ys + 0.5) / upsample], axis=1)
 
 
-def draw_digit(digit: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS,
-               brush: float | None = None) -> np.ndarray:
+def draw_digit(
+    digit: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS, brush: float | None = None
+) -> np.ndarray:
     """One MNIST digit (28, 28) uint8 redrawn by "hand" on a (canvas, canvas, 4) RGBA canvas."""
     return draw_by_hand(skeleton_points(digit), rng, canvas, brush)
 
 
-def draw_by_hand(points: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS,
-                 brush: float | None = None) -> np.ndarray:
+def draw_by_hand(
+    points: np.ndarray, rng: np.random.Generator, canvas: int = CANVAS, brush: float | None = None
+) -> np.ndarray:
     """Dense (N, 2) x, y points of a digit's strokes, drawn at a random size, place, brush, slant and wobble.
 
     `brush` fixes the brush's width in px (the drawing is otherwise the same
@@ -138,8 +140,14 @@ def indices(n_test: int, count: int = COUNT, seed: int = SEED) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n_test)[:count]
 
 
-def drawn_digits(x_test: np.ndarray, y_test: np.ndarray, count: int = COUNT, seed: int = SEED,
-                 start: int = 0, brush: float | None = None) -> Iterator[tuple[np.ndarray, int]]:
+def drawn_digits(
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    count: int = COUNT,
+    seed: int = SEED,
+    start: int = 0,
+    brush: float | None = None,
+) -> Iterator[tuple[np.ndarray, int]]:
     """Yield (RGBA canvas, label) for drawings start … count-1; drawing i depends on (seed, i) only.
 
     `brush` draws them all with that brush width (px) instead of a random one.

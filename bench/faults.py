@@ -5,7 +5,7 @@
 Each round starts a fresh process that does what the server does when a
 visitor saves a sample, imports a file of samples, or the owner saves the
 default (the same functions: `SampleStore.add`, `SampleStore.import_file`,
-`model.defaults.save_default`), printing a line each time one is confirmed,
+`model.store.defaults.save_default`), printing a line each time one is confirmed,
 as the page would confirm it. After a random delay the process is killed
 with SIGKILL. Then a new process does what the server does at start-up
 (`ui.session.housekeeping`: sweep temporary files, repair every collection)
@@ -52,7 +52,7 @@ def variant(data: bytes, n: int) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         infos = src.infolist()
-        for info in infos[n % len(infos):] + infos[: n % len(infos)]:
+        for info in infos[n % len(infos) :] + infos[: n % len(infos)]:
             dst.writestr(info.filename, src.read(info))
         dst.comment = f"variant {n}".encode()
     return out.getvalue()
@@ -62,15 +62,19 @@ def sample_file(seed: int, count: int = 40) -> bytes:
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, images=images, labels=rng.integers(0, 10, count).astype(np.uint8),
-                        strokes=np.array([json.dumps({"objects": [i]}) for i in range(count)]))
+    np.savez_compressed(
+        buffer,
+        images=images,
+        labels=rng.integers(0, 10, count).astype(np.uint8),
+        strokes=np.array([json.dumps({"objects": [i]}) for i in range(count)]),
+    )
     return buffer.getvalue()
 
 
 def worker(home: Path, kind: str, seed: int) -> None:
     """Do one kind of write over and over, printing a line for each one confirmed."""
-    from model.collection import visitor_store
-    from model.defaults import save_default
+    from model.store.collection import visitor_store
+    from model.store.defaults import save_default
 
     token = hashlib.sha256(f"round {seed}".encode()).hexdigest()[:32]  # a collection per round: within its quota
     store = visitor_store(token, home / "samples")
@@ -97,9 +101,9 @@ def worker(home: Path, kind: str, seed: int) -> None:
 
 def check(home: Path) -> dict:
     """What the server does at start-up, then whether everything confirmed is there and nothing else."""
-    from model.collection import all_stores
-    from model.defaults import load_default, sweep
-    from model.samples import _digest
+    from model.store.collection import all_stores
+    from model.store.defaults import load_default, sweep
+    from model.store.samples import _digest
 
     repaired = len(sweep(home / "model" / "net.keras"))
     for store in all_stores(home / "samples"):
@@ -138,8 +142,12 @@ def check(home: Path) -> dict:
     debris = [str(p.relative_to(home)) for p in home.rglob(".tmp-*")]
     if debris:
         problems.append(f"debris: {debris}")
-    return {"problems": problems, "samples": len(entries), "fallback": default.problem is not None,
-            "repaired": repaired}
+    return {
+        "problems": problems,
+        "samples": len(entries),
+        "fallback": default.problem is not None,
+        "repaired": repaired,
+    }
 
 
 def run(kills: int, seed: int = 0) -> dict:
@@ -152,22 +160,36 @@ def run(kills: int, seed: int = 0) -> dict:
     try:
         for round_ in range(kills):
             kind = KINDS[round_ % len(KINDS)]
-            child = subprocess.Popen([sys.executable, "-m", "bench.faults", "worker", str(home), kind, str(round_)],
-                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            child = subprocess.Popen(
+                [sys.executable, "-m", "bench.faults", "worker", str(home), kind, str(round_)],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             time.sleep(rng.uniform(0.4, 2.0))  # the worker needs ~0.3 s to start; kills land mid-work
             os.kill(child.pid, signal.SIGKILL)
             out, err = child.communicate()
             with open(home / "confirmed.log", "a") as log:
                 log.write(out)
-            verdict = subprocess.run([sys.executable, "-m", "bench.faults", "check", str(home)], cwd=ROOT,
-                                     capture_output=True, text=True)
-            outcome = json.loads(verdict.stdout) if verdict.returncode == 0 else {
-                "problems": [verdict.stderr.strip().splitlines()[-1] if verdict.stderr else "check failed"]}
-            outcome.update(kind=kind, confirmed=sum(1 for line in out.splitlines()
-                                                    if line.split()[0] in ("sample", "imported", "saved")))
+            verdict = subprocess.run(
+                [sys.executable, "-m", "bench.faults", "check", str(home)], cwd=ROOT, capture_output=True, text=True
+            )
+            outcome = (
+                json.loads(verdict.stdout)
+                if verdict.returncode == 0
+                else {"problems": [verdict.stderr.strip().splitlines()[-1] if verdict.stderr else "check failed"]}
+            )
+            outcome.update(
+                kind=kind,
+                confirmed=sum(1 for line in out.splitlines() if line.split()[0] in ("sample", "imported", "saved")),
+            )
             results.append(outcome)
-            print(f"round {round_ + 1}/{kills} ({kind}): confirmed {outcome['confirmed']}, "
-                  f"{'clean' if not outcome['problems'] else outcome['problems']}", flush=True)
+            print(
+                f"round {round_ + 1}/{kills} ({kind}): confirmed {outcome['confirmed']}, "
+                f"{'clean' if not outcome['problems'] else outcome['problems']}",
+                flush=True,
+            )
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return {"rounds": results}
@@ -178,29 +200,49 @@ def markdown(figures: dict, command: str) -> str:
     for kind in KINDS:
         rounds = [r for r in figures["rounds"] if r["kind"] == kind]
         clean = sum(not r["problems"] for r in rounds)
-        rows.append([{"save": "saving samples", "import": "importing files of 40 samples",
-                      "default": "saving the default network"}[kind], len(rounds),
-                     sum(r["confirmed"] for r in rounds), f"**{clean} of {len(rounds)}**",
-                     sum(r.get("repaired", 0) > 0 for r in rounds), sum(r.get("fallback", False) for r in rounds)])
+        rows.append(
+            [
+                {
+                    "save": "saving samples",
+                    "import": "importing files of 40 samples",
+                    "default": "saving the default network",
+                }[kind],
+                len(rounds),
+                sum(r["confirmed"] for r in rounds),
+                f"**{clean} of {len(rounds)}**",
+                sum(r.get("repaired", 0) > 0 for r in rounds),
+                sum(r.get("fallback", False) for r in rounds),
+            ]
+        )
     total = len(figures["rounds"])
     clean = sum(not r["problems"] for r in figures["rounds"])
     problems = sorted({p for r in figures["rounds"] for p in r["problems"]})
-    return "\n".join([
-        "## Faults: `kill -9` at random moments",
-        "",
-        "Each round: a fresh process saves samples, imports files, or saves the default, confirming each one "
-        "as the page would; it is killed with SIGKILL 0.4–2 s after it starts (mid-write, most of the time); "
-        "then what the server does at start-up runs and checks that everything confirmed is there and "
-        "readable, the default loads, and no temporary file is left.",
-        "",
-        table(["writing", "kills", "confirmed before the kills", "clean after restart",
-               "kills that left something to repair (a temporary file, a sample without its line)",
-               "default read from the history (kill between network and card)"], rows),
-        "",
-        f"**{clean} of {total} clean.**" + (f" Problems: {'; '.join(problems)}" if problems else ""),
-        "",
-        f"Command: `{command}` · {machine()}",
-    ])
+    return "\n".join(
+        [
+            "## Faults: `kill -9` at random moments",
+            "",
+            "Each round: a fresh process saves samples, imports files, or saves the default, confirming each one "
+            "as the page would; it is killed with SIGKILL 0.4–2 s after it starts (mid-write, most of the time); "
+            "then what the server does at start-up runs and checks that everything confirmed is there and "
+            "readable, the default loads, and no temporary file is left.",
+            "",
+            table(
+                [
+                    "writing",
+                    "kills",
+                    "confirmed before the kills",
+                    "clean after restart",
+                    "kills that left something to repair (a temporary file, a sample without its line)",
+                    "default read from the history (kill between network and card)",
+                ],
+                rows,
+            ),
+            "",
+            f"**{clean} of {total} clean.**" + (f" Problems: {'; '.join(problems)}" if problems else ""),
+            "",
+            f"Command: `{command}` · {machine()}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

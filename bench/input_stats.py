@@ -19,8 +19,8 @@ from scipy import ndimage
 
 from bench.drawn_digits import drawn_digits
 from bench.report import replace_section, table
-from model.data import load_mnist
-from model.preprocess import to_mnist
+from model.reading.preprocess import to_mnist
+from model.store.data import load_mnist
 
 ROWS = np.arange(28)
 
@@ -62,19 +62,30 @@ def main(argv=None) -> int:
     rows = [[name, f"{mnist[name]:.3f}", f"{drawn[name]:.3f}"] for name in mnist]
     print(table(["statistic", "MNIST test digits", "drawings through to_mnist"], rows))
     if args.write:
-        replace_section("input-stats", "\n\n".join([
-            "## What the network is given: MNIST against drawings through `to_mnist`",
-            table(["statistic", f"MNIST test digits ({args.count})",
-                   f"drawings through `to_mnist` ({args.count})"], rows),
-            "The box and the centre of mass match by construction (`to_mnist` puts the centre of mass at "
-            "13.75, a quarter pixel from MNIST's 14.0, well inside MNIST's own ±0.29 spread). Stroke "
-            "width matches in the median and at the 90th percentile. Resampling with a bicubic filter "
-            "rather than bilinear brought the brightness of the ink closer to MNIST's (bilinear, measured "
-            "the same way: mean 0.607, 24% at full intensity; bicubic: see the table); what remains is "
-            "the canvas's anti-aliased brush against MNIST's scanned pen, which the training's "
-            "thickness and elastic distortions cover.",
-            f"Command: `python -m bench.input_stats --count {args.count} --write`",
-        ]))
+        replace_section(
+            "input-stats",
+            "\n\n".join(
+                [
+                    "## What the network is given: MNIST against drawings through `to_mnist`",
+                    table(
+                        [
+                            "statistic",
+                            f"MNIST test digits ({args.count})",
+                            f"drawings through `to_mnist` ({args.count})",
+                        ],
+                        rows,
+                    ),
+                    "The box and the centre of mass match by construction (`to_mnist` puts the centre of mass at "
+                    "13.75, a quarter pixel from MNIST's 14.0, well inside MNIST's own ±0.29 spread). Stroke "
+                    "width matches in the median and at the 90th percentile. Resampling with a bicubic filter "
+                    "rather than bilinear brought the brightness of the ink closer to MNIST's (bilinear, measured "
+                    "the same way: mean 0.607, 24% at full intensity; bicubic: see the table); what remains is "
+                    "the canvas's anti-aliased brush against MNIST's scanned pen, which the training's "
+                    "thickness and elastic distortions cover.",
+                    f"Command: `python -m bench.input_stats --count {args.count} --write`",
+                ]
+            ),
+        )
     return 0
 
 

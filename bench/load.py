@@ -83,8 +83,11 @@ class MemoryWatch(threading.Thread):
 def samples_file(path: Path, count: int = 2000) -> Path:
     rng = np.random.default_rng(1)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, images=rng.integers(0, 256, (count, 28, 28), dtype=np.uint8),
-                        labels=rng.integers(0, 10, count).astype(np.uint8))
+    np.savez_compressed(
+        buffer,
+        images=rng.integers(0, 256, (count, 28, 28), dtype=np.uint8),
+        labels=rng.integers(0, 10, count).astype(np.uint8),
+    )
     path.write_bytes(buffer.getvalue())
     return path
 
@@ -121,8 +124,16 @@ async def clear(page):
     await page.get_by_role("button", name="Reset canvas & history").click()
 
 
-async def visitor(browser, url: str, number: int, seconds: float, role: str, stats: dict, upload: Path | None,
-                  ready: asyncio.Barrier | None = None):
+async def visitor(
+    browser,
+    url: str,
+    number: int,
+    seconds: float,
+    role: str,
+    stats: dict,
+    upload: Path | None,
+    ready: asyncio.Barrier | None = None,
+):
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     page = await context.new_page()
     page.on("pageerror", lambda error: stats["page_errors"].append(f"visitor {number}: {error}"))
@@ -174,8 +185,16 @@ async def visitor(browser, url: str, number: int, seconds: float, role: str, sta
 
 
 def new_stats() -> dict:
-    return {"drawn": 0, "read": 0, "dropped": 0, "round_trips": [], "page_errors": [], "exceptions": 0,
-            "driver_errors": [], "trained": 0}
+    return {
+        "drawn": 0,
+        "read": 0,
+        "dropped": 0,
+        "round_trips": [],
+        "page_errors": [],
+        "exceptions": 0,
+        "driver_errors": [],
+        "trained": 0,
+    }
 
 
 def niced_chromium(folder: Path) -> str:
@@ -197,8 +216,9 @@ async def measure(url: str, visitors: int, seconds: float, upload: Path, executa
         crowd = new_stats()
         roles = ["train", "train", "import"] + ["draw"] * (visitors - 3)
         ready = asyncio.Barrier(visitors)
-        await asyncio.gather(*[visitor(browser, url, i + 1, seconds, role, crowd, upload, ready)
-                               for i, role in enumerate(roles)])
+        await asyncio.gather(
+            *[visitor(browser, url, i + 1, seconds, role, crowd, upload, ready) for i, role in enumerate(roles)]
+        )
         await browser.close()
     return {"alone": alone, "crowd": crowd}
 
@@ -214,9 +234,24 @@ def run(visitors: int, seconds: float, nice: bool = False) -> dict:
     log = home / "server.log"
     env = {**os.environ, "MODEL_PATH": str(model), "SAMPLES_PATH": str(home / "samples")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--secrets.files", str(home / "secrets.toml")],
-        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--secrets.files",
+            str(home / "secrets.toml"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+    )
     watch = MemoryWatch(server.pid)
     try:
         time.sleep(3)
@@ -224,8 +259,12 @@ def run(visitors: int, seconds: float, nice: bool = False) -> dict:
         idle = tree_rss_mb(server.pid)
         executable = niced_chromium(home) if nice else CHROMIUM
         figures = asyncio.run(measure(f"http://127.0.0.1:{port}", visitors, seconds, upload, executable))
-        figures["memory"] = {"idle_server": idle[0], "peak_server": watch.peak_server, "peak_tree": watch.peak_tree,
-                             "after_server": tree_rss_mb(server.pid)[0]}
+        figures["memory"] = {
+            "idle_server": idle[0],
+            "peak_server": watch.peak_server,
+            "peak_tree": watch.peak_tree,
+            "after_server": tree_rss_mb(server.pid)[0],
+        }
     finally:
         watch.running = False
         server.terminate()
@@ -249,50 +288,86 @@ def markdown(f: dict, command: str) -> str:
     p50, p95 = percentile(crowd["round_trips"], 50), percentile(crowd["round_trips"], 95)
     m = f["memory"]
     rows = [
-        ["visitors drawing at once", f"{f['visitors']} (2 of them training, 1 importing {f['upload_mb']:.1f} MB of "
-         "samples)", "", ""],
-        ["strokes drawn / answered and read", f"{crowd['drawn']} / {crowd['read']}",
-         f"{alone['drawn']} / {alone['read']} (one visitor alone)", "every stroke read"],
+        [
+            "visitors drawing at once",
+            f"{f['visitors']} (2 of them training, 1 importing {f['upload_mb']:.1f} MB of samples)",
+            "",
+            "",
+        ],
+        [
+            "strokes drawn / answered and read",
+            f"{crowd['drawn']} / {crowd['read']}",
+            f"{alone['drawn']} / {alone['read']} (one visitor alone)",
+            "every stroke read",
+        ],
         ["strokes dropped (no answer within 15 s)", crowd["dropped"], alone["dropped"], "0"],
-        ["page errors (uncaught in the page, Streamlit exception boxes)",
-         len(crowd["page_errors"]) + crowd["exceptions"], len(alone["page_errors"]) + alone["exceptions"], "0"],
+        [
+            "page errors (uncaught in the page, Streamlit exception boxes)",
+            len(crowd["page_errors"]) + crowd["exceptions"],
+            len(alone["page_errors"]) + alone["exceptions"],
+            "0",
+        ],
         ["server tracebacks (in its log)", f["tracebacks"], "", "0"],
         ["round trip p50 (mouse-up → rerun answered)", f"{p50:.0f} ms", f"{p50_alone:.0f} ms", ""],
-        ["round trip p95", f"{p95:.0f} ms ({p95 / p50_alone:.1f}× the single visitor's p50)", "",
-         "≤ 3× the single visitor's p50"],
+        [
+            "round trip p95",
+            f"{p95:.0f} ms ({p95 / p50_alone:.1f}× the single visitor's p50)",
+            "",
+            "≤ 3× the single visitor's p50",
+        ],
         ["trainings finished (each visitor's own network listed)", f"{crowd['trained']} of 2", "", ""],
         ["large import finished", "yes" if crowd.get("imported") else f"no: {crowd.get('import_error')}", "", ""],
-        ["memory: server idle / peak / after", f"{m['idle_server']:.0f} / {m['peak_server']:.0f} / "
-         f"{m['after_server']:.0f} MB", "", ""],
-        ["memory: peak of the server and its child processes together", f"{m['peak_tree']:.0f} MB", "",
-         "stated, bounded"],
+        [
+            "memory: server idle / peak / after",
+            f"{m['idle_server']:.0f} / {m['peak_server']:.0f} / {m['after_server']:.0f} MB",
+            "",
+            "",
+        ],
+        [
+            "memory: peak of the server and its child processes together",
+            f"{m['peak_tree']:.0f} MB",
+            "",
+            "stated, bounded",
+        ],
     ]
     notes = crowd["driver_errors"][:3]
-    return "\n".join([
-        "## Many visitors",
-        "",
-        f"{f['visitors']} visitors in real Chromium pages (one browser, a context each) drawing digits for "
-        f"{f['seconds']:.0f} s against one server on this 2-core machine, while visitors 1 and 2 train the "
-        "sidebar's default network on the full MNIST and visitor 3 imports a file of 2,000 samples; before "
-        "them, in the same run, one visitor alone. The browsers, the server and the training share the 2 cores"
-        + (" (the browsers at the lowest CPU priority, `nice -n 19`, standing in for visitors' own machines)."
-           if f.get("nice") else "."),
-        "",
-        table(["measure", f"{f['visitors']} visitors", "reference", "target"], rows),
-        "",
-        (f"Playwright reported {len(crowd['driver_errors'])} timeouts while driving the pages (e.g. "
-         f"{'; '.join(notes)})." if notes else "Playwright reported no timeouts while driving the pages."),
-        "",
-        f"Command: `{command}` · {machine()}",
-    ])
+    return "\n".join(
+        [
+            "## Many visitors",
+            "",
+            f"{f['visitors']} visitors in real Chromium pages (one browser, a context each) drawing digits for "
+            f"{f['seconds']:.0f} s against one server on this 2-core machine, while visitors 1 and 2 train the "
+            "sidebar's default network on the full MNIST and visitor 3 imports a file of 2,000 samples; before "
+            "them, in the same run, one visitor alone. The browsers, the server and the training share the 2 cores"
+            + (
+                " (the browsers at the lowest CPU priority, `nice -n 19`, standing in for visitors' own machines)."
+                if f.get("nice")
+                else "."
+            ),
+            "",
+            table(["measure", f"{f['visitors']} visitors", "reference", "target"], rows),
+            "",
+            (
+                f"Playwright reported {len(crowd['driver_errors'])} timeouts while driving the pages (e.g. "
+                f"{'; '.join(notes)})."
+                if notes
+                else "Playwright reported no timeouts while driving the pages."
+            ),
+            "",
+            f"Command: `{command}` · {machine()}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n")[0])
     parser.add_argument("--visitors", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--nice-browsers", action="store_true",
-                        help="run Chromium at the lowest CPU priority (it stands in for the visitors' machines)")
+    parser.add_argument(
+        "--nice-browsers",
+        action="store_true",
+        help="run Chromium at the lowest CPU priority (it stands in for the visitors' machines)",
+    )
     parser.add_argument("--write", action="store_true", help="rewrite the Many visitors section of BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.visitors < 3:

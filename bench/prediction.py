@@ -1,7 +1,7 @@
 """How long a drawing takes to become ten probabilities: the app's path against the usual one.
 
 Ours: `to_mnist` on the 280×280 RGBA canvas, then the network as NumPy
-matrix products (`DenseNet.probabilities`). Reference, measured in the same
+matrix products (`NumpyNetwork.probabilities`). Reference, measured in the same
 run: what typical drawing apps do — shrink the whole canvas to 28×28 and
 call Keras's `model.predict`, whose per-call overhead dominates.
 """
@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 
 from bench.canvas import SAMPLE_DRAWINGS, render_strokes
-from model.inference import DenseNet
-from model.preprocess import to_mnist
+from model.reading.network import NumpyNetwork
+from model.reading.preprocess import to_mnist
 
 MODEL = "model/mnist_ann.keras"
 
@@ -24,7 +24,7 @@ def canvases() -> list[np.ndarray]:
     return [render_strokes(strokes, width=18) for strokes in SAMPLE_DRAWINGS.values()]
 
 
-def ours(net: DenseNet, canvas: np.ndarray) -> np.ndarray:
+def ours(net: NumpyNetwork, canvas: np.ndarray) -> np.ndarray:
     return net.probabilities(to_mnist(canvas))
 
 
@@ -47,9 +47,9 @@ def timed(fn, inputs, calls: int) -> np.ndarray:
 
 
 def run(calls: int = 2000, reference_calls: int = 200) -> dict:
-    from model.network import load_model
+    from model.training.keras_ann import load_model
 
-    net, model = DenseNet.load(MODEL), load_model(MODEL)
+    net, model = NumpyNetwork.load(MODEL), load_model(MODEL)
     inputs = canvases()
     mine = timed(lambda c: ours(net, c), inputs, calls)
     theirs = timed(lambda c: naive(model, c), inputs, reference_calls)

@@ -1,6 +1,6 @@
 """How fast the sidebar's network trains: samples per second, seconds per epoch, the whole retrain.
 
-Ours is `model.network.train` (a seeded tf.data pipeline, the progress
+Ours is `model.training.keras_ann.train` (a seeded tf.data pipeline, the progress
 hook, the cosine schedule) on the sidebar's default network. The reference,
 in the same run, is the seed tutorials' way: `model.fit` on the float32
 arrays with `validation_split`. Then the whole default retrain as the
@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from model.config import SIDEBAR_DEFAULTS
-from model.data import load_mnist
+from model.store.data import load_mnist
 
 EPOCHS = 4  # the first epoch includes tracing; the median of the others is reported
 
@@ -41,8 +41,8 @@ def epoch_seconds(fit) -> list[float]:
 def run() -> dict:
     import keras
 
-    from model.network import build_ann, train
-    from model.training import fit_network
+    from model.training.keras_ann import build_ann, train
+    from model.training.run import fit_network
 
     (x_train, y_train), (x_test, y_test) = load_mnist()
     d = SIDEBAR_DEFAULTS
@@ -51,16 +51,30 @@ def run() -> dict:
     keras.utils.set_random_seed(0)
     model = build_ann(d.hidden, d.dropout, d.learning_rate)
     ends = [time.perf_counter()]
-    train(model, x_train, y_train, epochs=EPOCHS, batch_size=d.batch_size,
-          on_progress=lambda p: ends.append(time.perf_counter()) if p.epoch_done else None)
+    train(
+        model,
+        x_train,
+        y_train,
+        epochs=EPOCHS,
+        batch_size=d.batch_size,
+        on_progress=lambda p: ends.append(time.perf_counter()) if p.epoch_done else None,
+    )
     ours = list(np.diff(ends))
 
     keras.utils.set_random_seed(0)
     reference_model = build_ann(d.hidden, d.dropout, d.learning_rate)
     x_float = x_train.astype(np.float32) / 255.0
-    reference = epoch_seconds(lambda clock: reference_model.fit(
-        x_float, y_train, epochs=EPOCHS, batch_size=d.batch_size, validation_split=d.validation_split,
-        callbacks=[clock], verbose=0))
+    reference = epoch_seconds(
+        lambda clock: reference_model.fit(
+            x_float,
+            y_train,
+            epochs=EPOCHS,
+            batch_size=d.batch_size,
+            validation_split=d.validation_split,
+            callbacks=[clock],
+            verbose=0,
+        )
+    )
 
     data = ((x_train, y_train), (x_test, y_test))
     started = time.perf_counter()

@@ -166,33 +166,61 @@ def markdown(r: dict, command: str) -> str:
     from bench.report import machine, table
 
     q = r["queue"]
-    m = [("page loaded, no job yet", r["memory_at_page_load"]), ("after the first run", r["memory_idle_after_a_run"]),
-         ("while a run trains", r["memory_while_training"]), ("after all runs", r["memory_after"])]
-    return "\n".join([
-        "## Training on Dask: what a visitor waits for",
-        "",
-        table(["measure", "measured", "target"], [
-            ["default retrain (128, 64; 5 epochs, full MNIST), Train click → new network listed, first run "
-             "(includes starting the local cluster and its worker importing TensorFlow)",
-             f"**{r['first_retrain_s']:.1f} s**", "≤ 10 s"],
-            ["the same, second run on the same server (warm worker)", f"**{r['second_retrain_s']:.1f} s**", "≤ 7 s"],
-            [f"{q['visitors']} visitors pressing Train at once: each got their own network",
-             "yes" if q["all_got_a_network"] else "**no**", "yes"],
-            ["… in the order they asked", "yes" if q["finished_in_click_order"] else f"**no** ({q['finish_order']})",
-             "yes"],
-            ["… each waiting visitor saw their place", "yes" if q["every_waiting_visitor_saw_a_place"] else "**no**",
-             "yes"],
-            ["… seconds from click to network, per visitor", ", ".join(map(str, q["seconds_to_network"])), ""],
-        ]),
-        "",
-        "Places shown to each visitor: " + "; ".join(f"visitor {i + 1}: {', '.join(p) or '(ran at once)'}"
-                                                    for i, p in enumerate(q["places_seen"])) + ".",
-        "",
-        table(["memory (resident set)", "server", "scheduler and workers (its child processes)"],
-              [[label, f"{v['server_mb']:.0f} MB", f"{v['workers_mb']:.0f} MB"] for label, v in m]),
-        "",
-        f"Command: `{command}` · {machine()}",
-    ])
+    m = [
+        ("page loaded, no job yet", r["memory_at_page_load"]),
+        ("after the first run", r["memory_idle_after_a_run"]),
+        ("while a run trains", r["memory_while_training"]),
+        ("after all runs", r["memory_after"]),
+    ]
+    return "\n".join(
+        [
+            "## Training on Dask: what a visitor waits for",
+            "",
+            table(
+                ["measure", "measured", "target"],
+                [
+                    [
+                        "default retrain (128, 64; 5 epochs, full MNIST), Train click → new network listed, first run "
+                        "(includes starting the local cluster and its worker importing TensorFlow)",
+                        f"**{r['first_retrain_s']:.1f} s**",
+                        "≤ 10 s",
+                    ],
+                    [
+                        "the same, second run on the same server (warm worker)",
+                        f"**{r['second_retrain_s']:.1f} s**",
+                        "≤ 7 s",
+                    ],
+                    [
+                        f"{q['visitors']} visitors pressing Train at once: each got their own network",
+                        "yes" if q["all_got_a_network"] else "**no**",
+                        "yes",
+                    ],
+                    [
+                        "… in the order they asked",
+                        "yes" if q["finished_in_click_order"] else f"**no** ({q['finish_order']})",
+                        "yes",
+                    ],
+                    [
+                        "… each waiting visitor saw their place",
+                        "yes" if q["every_waiting_visitor_saw_a_place"] else "**no**",
+                        "yes",
+                    ],
+                    ["… seconds from click to network, per visitor", ", ".join(map(str, q["seconds_to_network"])), ""],
+                ],
+            ),
+            "",
+            "Places shown to each visitor: "
+            + "; ".join(f"visitor {i + 1}: {', '.join(p) or '(ran at once)'}" for i, p in enumerate(q["places_seen"]))
+            + ".",
+            "",
+            table(
+                ["memory (resident set)", "server", "scheduler and workers (its child processes)"],
+                [[label, f"{v['server_mb']:.0f} MB", f"{v['workers_mb']:.0f} MB"] for label, v in m],
+            ),
+            "",
+            f"Command: `{command}` · {machine()}",
+        ]
+    )
 
 
 if __name__ == "__main__":

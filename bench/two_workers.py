@@ -24,22 +24,22 @@ from model.config import SIDEBAR_DEFAULTS
 def batch(n_workers: int, jobs: int, epochs: int) -> dict:
     from distributed import Client
 
-    from model.cluster import local_cluster
-    from model.jobs import JobQueue
-    from model.tasks import train_task, warm_up
+    from model.jobs.cluster import local_cluster
+    from model.jobs.queue import JobQueue
+    from model.jobs.tasks import train_task, warm_up
 
     cores = os.cpu_count() or 1
     threads = str(max(1, cores // n_workers))
-    cluster = local_cluster(n_workers=n_workers, env={"TF_NUM_INTRAOP_THREADS": threads,
-                                                      "TF_NUM_INTEROP_THREADS": "1"})
+    cluster = local_cluster(n_workers=n_workers, env={"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1"})
     client = Client(cluster, set_as_default=False)
     try:
         client.run(warm_up)  # warm, as the app's workers are after their first run
         queue = JobQueue(client_factory=lambda: client)
         config = replace(SIDEBAR_DEFAULTS, epochs=epochs)
         started = time.perf_counter()
-        submitted = [queue.submit(f"visitor {i}", "training", train_task, config, config.command())
-                     for i in range(jobs)]
+        submitted = [
+            queue.submit(f"visitor {i}", "training", train_task, config, config.command()) for i in range(jobs)
+        ]
         finished: dict[int, float] = {}
         while len(finished) < jobs:
             for i, job in enumerate(submitted):
@@ -48,9 +48,13 @@ def batch(n_workers: int, jobs: int, epochs: int) -> dict:
                     finished[i] = time.perf_counter() - started
             time.sleep(0.1)
         ran_on = [job.result.worker if job.state == "done" else f"({job.state}: {job.error})" for job in submitted]
-        return {"workers": n_workers, "wall_s": max(finished.values()),
-                "per_job_s": [round(finished[i], 1) for i in range(jobs)], "ran_on": ran_on,
-                "distinct_workers_used": len({w for w in ran_on if w and w.startswith("tcp")})}
+        return {
+            "workers": n_workers,
+            "wall_s": max(finished.values()),
+            "per_job_s": [round(finished[i], 1) for i in range(jobs)],
+            "ran_on": ran_on,
+            "distinct_workers_used": len({w for w in ran_on if w and w.startswith("tcp")}),
+        }
     finally:
         client.close()
         cluster.close()
@@ -67,22 +71,32 @@ def markdown(r: dict, command: str) -> str:
 
     rows = []
     for label, b in (("two workers", r["two_workers"]), ("one worker", r["one_worker"])):
-        rows.append([label, f"{b['distinct_workers_used']} of {b['workers']}",
-                     ", ".join(w.rsplit(":", 1)[-1] if w else "?" for w in b["ran_on"]),
-                     ", ".join(map(str, b["per_job_s"])), f"{b['wall_s']:.1f} s"])
-    return "\n".join([
-        "## Training on Dask: two local workers as a stand-in for a cluster",
-        "",
-        "Four default retrains submitted at once to the app's queue (`model.jobs.JobQueue`) on a local cluster "
-        "of two workers, then of one, in the same run; each worker warm (TensorFlow and MNIST loaded). "
-        "On these 2 cores the two workers share the CPU (one TensorFlow thread each).",
-        "",
-        table(["cluster", "workers used", "ran on (worker port)", "seconds to each network", "all four done"], rows),
-        "",
-        f"Two workers against one: {r['ratio']:.2f}× the throughput of the batch.",
-        "",
-        f"Command: `{command}` · {machine()}",
-    ])
+        rows.append(
+            [
+                label,
+                f"{b['distinct_workers_used']} of {b['workers']}",
+                ", ".join(w.rsplit(":", 1)[-1] if w else "?" for w in b["ran_on"]),
+                ", ".join(map(str, b["per_job_s"])),
+                f"{b['wall_s']:.1f} s",
+            ]
+        )
+    return "\n".join(
+        [
+            "## Training on Dask: two local workers as a stand-in for a cluster",
+            "",
+            "Four default retrains submitted at once to the app's queue (`model.jobs.JobQueue`) on a local cluster "
+            "of two workers, then of one, in the same run; each worker warm (TensorFlow and MNIST loaded). "
+            "On these 2 cores the two workers share the CPU (one TensorFlow thread each).",
+            "",
+            table(
+                ["cluster", "workers used", "ran on (worker port)", "seconds to each network", "all four done"], rows
+            ),
+            "",
+            f"Two workers against one: {r['ratio']:.2f}× the throughput of the batch.",
+            "",
+            f"Command: `{command}` · {machine()}",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ APP_LIMITS = Limits(max_layers=4, max_units=1024, max_epochs=50, max_batch_size=
 
 
 def parse_layer_sizes(text: str) -> tuple[int, ...]:
-    """"128, 64" → (128, 64); anything else is a ValueError that says what was expected."""
+    """ "128, 64" → (128, 64); anything else is a ValueError that says what was expected."""
     words = text.replace(",", " ").split()
     if not words:
         raise ValueError("Give at least one hidden layer size, e.g. 128, 64.")
@@ -48,7 +48,7 @@ class TrainConfig:
     seed: int = 0
     augment: bool = False
     validation_split: float = 0.1
-    redraw: int = 0  # MNIST training digits redrawn with brushes and writing styles (model.styles)
+    redraw: int = 0  # MNIST training digits redrawn with brushes and writing styles (model.training.styles)
 
     def problems(self, limits: Limits) -> list[str]:
         """Every reason this run cannot start, as sentences; empty when it can."""

@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from model.data import MnistUnavailable, load_mnist  # noqa: E402
+from model.store.data import MnistUnavailable, load_mnist  # noqa: E402
 from tests.synthetic import write_tiny_mnist  # noqa: E402
 
 
@@ -36,12 +36,12 @@ def mnist():
 def training_cluster(tiny_mnist_path):
     """One small local Dask cluster for the whole run, its worker reading the tiny MNIST.
 
-    The app and `model.jobs` send their jobs to it (`model.cluster.use_client`),
+    The app and `model.jobs.queue` send their jobs to it (`model.jobs.cluster.use_client`),
     as they would to the cluster they start themselves.
     """
     from distributed import Client
 
-    from model.cluster import close_client, local_cluster, use_client
+    from model.jobs.cluster import close_client, local_cluster, use_client
 
     cluster = local_cluster(n_workers=1, env={"MNIST_PATH": str(tiny_mnist_path)})
     client = Client(cluster, set_as_default=False)

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from bench.canvas import render_strokes
-from model.preprocess import to_mnist
+from model.reading.preprocess import to_mnist
 
 
 def typeset_digit(digit: int, rng: np.random.Generator, side: int = 96) -> np.ndarray:

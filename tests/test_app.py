@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.card import card_path
-from model.collection import new_token, visitor_store
-from model.defaults import history
-from model.inference import DenseNet
+from model.reading.network import NumpyNetwork
+from model.store.card import card_path
+from model.store.collection import new_token, visitor_store
+from model.store.defaults import history
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "model" / "mnist_ann.keras"
@@ -155,7 +155,7 @@ def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path,
         time.sleep(0.5)
         at.run()
     assert any("Saved Trained #1" in text for text in texts(at.sidebar.success)), texts(at.sidebar.error)
-    assert DenseNet.load(model_copy).hidden == (24,)
+    assert NumpyNetwork.load(model_copy).hidden == (24,)
     [kept] = history(model_copy)
     assert kept.path.read_bytes() == before, "the previous default is kept"
     # A new visitor now gets the saved network.
@@ -309,11 +309,11 @@ def test_each_visitor_sees_only_their_own_samples(app, tmp_path):
 
 
 def test_the_server_never_downloads_mnist(model_copy, monkeypatch, tmp_path):
-    import model.data
+    import model.store.data
 
     monkeypatch.delenv("MNIST_PATH", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
-    monkeypatch.setattr(model.data, "_download", lambda: pytest.fail("the server tried to download MNIST"))
+    monkeypatch.setattr(model.store.data, "_download", lambda: pytest.fail("the server tried to download MNIST"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert any("set MNIST_PATH" in w for w in texts(at.sidebar.warning))
@@ -342,11 +342,12 @@ def test_a_session_keeps_a_bounded_number_of_networks():
 
 def test_the_sidebar_shows_the_place_in_the_queue_and_refuses_a_second_run(app, monkeypatch):
     from model.config import TrainConfig
-    from model.tasks import train_task
+    from model.jobs.tasks import train_task
     from ui.session import job_queue
 
-    blocker = job_queue().submit("someone else", "training", train_task,
-                                 TrainConfig(hidden=(8,), epochs=50, batch_size=8), "")
+    blocker = job_queue().submit(
+        "someone else", "training", train_task, TrainConfig(hidden=(8,), epochs=50, batch_size=8), ""
+    )
     try:
         fill_form(app, layers="8", epochs=1)
         app.sidebar.button[0].click().run()
@@ -361,11 +362,13 @@ def test_the_sidebar_shows_the_place_in_the_queue_and_refuses_a_second_run(app, 
 
 
 def test_an_unreachable_cluster_is_a_sentence_and_drawing_goes_on(app, monkeypatch):
-    from model.cluster import ClusterUnavailable
+    from model.jobs.cluster import ClusterUnavailable
 
     def unreachable():
-        raise ClusterUnavailable("Training is unavailable: the training cluster at tcp://x:8786 could not be "
-                                 "reached or started (OSError). Drawing works as before.")
+        raise ClusterUnavailable(
+            "Training is unavailable: the training cluster at tcp://x:8786 could not be "
+            "reached or started (OSError). Drawing works as before."
+        )
 
     from ui.session import job_queue
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from model.augment import Distortion, augment, smooth_basis
-from model.inference import DenseNet
+from model.reading.network import NumpyNetwork
+from model.training.augment import Distortion, augment, smooth_basis
 
 NONE = Distortion(rotation_degrees=0, shear=0, scale=(1, 1), translate=0, elastic_pixels=0, thicken=0, thin=0)
 ALONE = {
@@ -113,7 +113,7 @@ def test_elastic_field_is_smooth():
 @pytest.mark.parametrize("name", [*ALONE, "all together"])
 def test_distortions_preserve_the_label(name, mnist):
     """The shipped network still reads distorted MNIST test digits: the digit did not change."""
-    net = DenseNet.load("model/mnist_ann.keras")
+    net = NumpyNetwork.load("model/mnist_ann.keras")
     (_, _), (x_test, y_test) = mnist
     images, labels = x_test[:2000] / 255.0, y_test[:2000]
     distortion = ALONE.get(name, Distortion())

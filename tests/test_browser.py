@@ -17,7 +17,7 @@ from bench.chromium import (
     streamlit_server,
     wait_idle,
 )
-from model.card import card_path
+from model.store.card import card_path
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -101,7 +101,7 @@ def test_a_tiny_retrain_from_the_sidebar(page):
 
 
 def test_correcting_a_reading_saves_a_sample(page, samples_folder):
-    from model.samples import SampleStore
+    from model.store.samples import SampleStore
 
     store = SampleStore(samples_folder)
     before = len(store.entries())
@@ -135,8 +135,9 @@ def shared_url(tmp_path_factory, tiny_mnist_path):
     shutil.copyfile(card_path(ROOT / "model" / "mnist_ann.keras"), card_path(model))
     (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
     env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_PATH": str(home / "samples")}
-    with streamlit_server(env=env, log=home / "streamlit.log",
-                          args=["--secrets.files", str(home / "secrets.toml")]) as url:
+    with streamlit_server(
+        env=env, log=home / "streamlit.log", args=["--secrets.files", str(home / "secrets.toml")]
+    ) as url:
         yield url
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from model.collection import (
+from model.store.collection import (
     CollectionError,
     account_store,
     all_stores,
@@ -11,7 +11,7 @@ from model.collection import (
     new_token,
     visitor_store,
 )
-from model.ratelimit import RateLimit
+from model.store.ratelimit import RateLimit
 
 
 def test_tokens_are_128_random_bits():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.data import MnistUnavailable, file_sha256, load_mnist, mnist_source
+from model.store.data import MnistUnavailable, file_sha256, load_mnist, mnist_source
 
 
 def write_npz(path, n_train=20, n_test=10, **overrides):

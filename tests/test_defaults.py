@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from model.card import card_path, checked_card
-from model.defaults import KEEP, history, load_default, main, restore, save_default, sweep
-from model.inference import DenseNet, ModelFileError
+from model.reading.network import ModelFileError, NumpyNetwork
+from model.store.card import card_path, checked_card
+from model.store.defaults import KEEP, history, load_default, main, restore, save_default, sweep
 
 SHIPPED = Path(__file__).resolve().parent.parent / "model" / "mnist_ann.keras"
 
@@ -25,7 +25,7 @@ def default(tmp_path):
 @pytest.fixture(scope="module")
 def small_keras(tmp_path_factory):
     """The bytes of a tiny .keras file, with a card."""
-    from model.network import build_ann, keras_bytes
+    from model.training.keras_ann import build_ann, keras_bytes
 
     return keras_bytes(build_ann((8,))), {"name": "small", "test": {"accuracy": 0.5, "loss": 1.0, "count": 10}}
 
@@ -38,7 +38,7 @@ def test_the_shipped_pair_matches(default):
 
 def test_a_new_network_with_the_old_card_falls_back_to_the_previous_default(default, small_keras):
     data, card = small_keras
-    shipped_hidden = DenseNet.load(default).hidden
+    shipped_hidden = NumpyNetwork.load(default).hidden
     save_default(default, data, card)
     old_card = card_path(history(default)[0].path).read_text()
     card_path(default).write_text(old_card)  # as if killed between the network and its card
@@ -50,7 +50,7 @@ def test_a_new_network_with_the_old_card_falls_back_to_the_previous_default(defa
 @pytest.mark.parametrize("card_text", ["{not json", "[1, 2]", '{"test": {"accuracy": "high"}, "model_sha256": 5}'])
 def test_a_damaged_card_never_crashes_a_load(default, card_text):
     card_path(default).write_text(card_text)
-    if card_text.startswith("{\"test\""):
+    if card_text.startswith('{"test"'):
         loaded = load_default(default)  # wrong shapes are dropped, the network still loads
         assert "test" not in loaded.card and loaded.problem is None
     else:
@@ -67,7 +67,7 @@ def test_a_valid_json_that_is_not_a_keras_config_is_refused_in_a_sentence(tmp_pa
         archive.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"layers": "oops"}}))
         archive.writestr("model.weights.h5", b"")
     with pytest.raises(ModelFileError):
-        DenseNet.from_keras_bytes(buffer.getvalue(), "x")
+        NumpyNetwork.from_keras_bytes(buffer.getvalue(), "x")
 
 
 def test_history_keeps_the_last_few_and_restore_rolls_back(default, small_keras):
@@ -113,7 +113,14 @@ def test_sweep_removes_what_killed_saves_left(default, small_keras):
 
 
 def test_checked_card_drops_badly_shaped_fields():
-    card = checked_card({"test": {"accuracy": 2.0}, "history": {"loss": ["x"]}, "command": "python train.py",
-                         "fine_tune": {"trained_on": "many"}, "hyperparameters": {"augment": "yes"}})
+    card = checked_card(
+        {
+            "test": {"accuracy": 2.0},
+            "history": {"loss": ["x"]},
+            "command": "python train.py",
+            "fine_tune": {"trained_on": "many"},
+            "hyperparameters": {"augment": "yes"},
+        }
+    )
     assert card == {"command": "python train.py"}
     assert checked_card([1, 2]) is None

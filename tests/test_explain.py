@@ -3,9 +3,16 @@
 import numpy as np
 import pytest
 
-from model.explain import activations, logits_and_gradients, misclassified, saliency, strongest_units, unit_weights
-from model.inference import DenseNet
-from model.preprocess import to_mnist
+from model.reading.explain import (
+    activations,
+    logits_and_gradients,
+    misclassified,
+    saliency,
+    strongest_units,
+    unit_weights,
+)
+from model.reading.network import NumpyNetwork
+from model.reading.preprocess import to_mnist
 from tests.synthetic import STROKES, draw_on_canvas
 
 
@@ -13,8 +20,10 @@ from tests.synthetic import STROKES, draw_on_canvas
 def net():
     rng = np.random.default_rng(0)
     sizes = [784, 32, 16, 10]
-    return DenseNet(tuple(rng.normal(0, 0.1, (a, b)).astype(np.float32) for a, b in zip(sizes, sizes[1:])),
-                    tuple(rng.normal(0, 0.1, b).astype(np.float32) for b in sizes[1:]))
+    return NumpyNetwork(
+        tuple(rng.normal(0, 0.1, (a, b)).astype(np.float32) for a, b in zip(sizes, sizes[1:])),
+        tuple(rng.normal(0, 0.1, b).astype(np.float32) for b in sizes[1:]),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ import pytest
 
 from bench.digit_styles import styled_digits
 from model.config import TrainConfig
-from model.finetune import fine_tune, is_held_out, split_samples, training_mix
-from model.preprocess import to_mnist
-from model.samples import new_id
-from model.training import fit_network
+from model.reading.preprocess import to_mnist
+from model.store.samples import new_id
+from model.training.finetune import fine_tune, is_held_out, split_samples, training_mix
+from model.training.run import fit_network
 
 
 def test_held_out_share_is_about_a_fifth_and_stable():
@@ -38,8 +38,9 @@ def own_samples():
 
 def test_fine_tuning_learns_the_persons_style(tiny_mnist, own_samples):
     base = fit_network(TrainConfig(hidden=(64,), epochs=2, batch_size=64), tiny_mnist, {}, "cmd").net
-    tuned, report = fine_tune(base, tiny_mnist, own_samples, epochs=3, learning_rate=1e-3,
-                              augment=False, mnist_subset=2000)
+    tuned, report = fine_tune(
+        base, tiny_mnist, own_samples, epochs=3, learning_rate=1e-3, augment=False, mnist_subset=2000
+    )
     (_, _), (held_x, held_y) = split_samples(*own_samples)
     assert report.held_out == len(held_x) > 10
     assert report.held_out_after >= report.held_out_before + 0.05, report  # here: 72.5% → 85%

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from model.config import TrainConfig
-from model.jobs import WORKER_LOST, JobQueue, QueueRefused
-from model.tasks import fine_tune_task, keras_file_task, train_task
+from model.jobs.queue import WORKER_LOST, JobQueue, QueueRefused
+from model.jobs.tasks import fine_tune_task, keras_file_task, train_task
 
 CONFIG = TrainConfig(hidden=(16,), epochs=1, batch_size=64)
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,19 +85,20 @@ def test_a_vanished_visitors_job_is_cancelled(training_cluster):
 def test_fine_tune_and_keras_file_tasks(training_cluster, tiny_mnist):
     import numpy as np
 
-    from model.inference import DenseNet
+    from model.reading.network import NumpyNetwork
 
     queue = JobQueue()
     trained = wait(queue.submit("visitor-h", "training", train_task, CONFIG, "")).result
     (x, y), _ = tiny_mnist
     samples = (x[:20], y[:20], [f"20260101T000000{i:06d}-00000000{i:02d}" for i in range(20)])
-    tuned = wait(queue.submit("visitor-h", "fine-tune", fine_tune_task, trained.net, trained.card, "Trained #1",
-                              samples))
+    tuned = wait(
+        queue.submit("visitor-h", "fine-tune", fine_tune_task, trained.net, trained.card, "Trained #1", samples)
+    )
     assert tuned.state == "done", tuned.error
     assert tuned.result.card["fine_tune"]["trained_on"] + tuned.result.card["fine_tune"]["held_out"] == 20
     saved = wait(queue.submit("visitor-h", "save", keras_file_task, trained.net, trained.card, priority=10))
     assert saved.state == "done", saved.error
-    assert np.allclose(DenseNet.from_keras_bytes(saved.result).weights()[0], trained.net.weights()[0])
+    assert np.allclose(NumpyNetwork.from_keras_bytes(saved.result).weights()[0], trained.net.weights()[0])
 
 
 def test_a_killed_worker_gives_a_sentence_and_the_next_job_works(training_cluster):
@@ -118,8 +119,11 @@ def test_a_killed_worker_gives_a_sentence_and_the_next_job_works(training_cluste
 def test_server_side_modules_do_not_import_tensorflow():
     import subprocess
 
-    code = ("import sys, model.jobs, model.cluster, model.tasks, model.defaults, model.samples; "
-            "print('tensorflow' in sys.modules or 'keras' in sys.modules)")
+    code = (
+        "import sys, model.jobs.queue, model.jobs.cluster, model.jobs.tasks, "
+        "model.store.defaults, model.store.samples; "
+        "print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -127,14 +131,19 @@ def test_server_side_modules_do_not_import_tensorflow():
 def test_train_py_runs_on_the_cluster_named_by_dask_scheduler_address(training_cluster, tmp_path):
     import subprocess
 
-    from model.defaults import load_default
+    from model.store.defaults import load_default
 
     out = tmp_path / "net.keras"
     env = {**os.environ, "DASK_SCHEDULER_ADDRESS": training_cluster.scheduler.address}
     env.pop("MNIST_PATH", None)  # this side needs no MNIST: the worker reads its own
-    run = subprocess.run([sys.executable, "train.py", "--hidden", "12", "--epochs", "1", "--out", str(out)],
-                         cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "train.py", "--hidden", "12", "--epochs", "1", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert "on the cluster at tcp://" in run.stdout and "epoch   1/1" in run.stdout
     loaded = load_default(out)
@@ -146,9 +155,14 @@ def test_an_unreachable_scheduler_is_one_sentence(tmp_path):
     import subprocess
 
     env = {**os.environ, "DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:9"}  # nothing listens there
-    run = subprocess.run([sys.executable, "train.py", "--hidden", "12", "--epochs", "1", "--out",
-                          str(tmp_path / "x.keras")], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "train.py", "--hidden", "12", "--epochs", "1", "--out", str(tmp_path / "x.keras")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1].startswith("train.py: error: Training is unavailable")
     assert not (tmp_path / "x.keras").exists()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.metrics import evaluate, top_confusions
+from model.reading.metrics import evaluate, top_confusions
 
 
 def one_hot(predicted, confidence=0.9):

@@ -7,13 +7,13 @@ import keras
 import numpy as np
 import pytest
 
-from model.card import card_path
 from model.config import TrainConfig
-from model.defaults import history, load_default
-from model.inference import DenseNet, ModelFileError
-from model.metrics import evaluate
-from model.network import STEPS_PER_EXECUTION, Progress, build_ann, load_model, save_model, train
-from model.training import fit_network
+from model.reading.metrics import evaluate
+from model.reading.network import ModelFileError, NumpyNetwork
+from model.store.card import card_path
+from model.store.defaults import history, load_default
+from model.training.keras_ann import STEPS_PER_EXECUTION, Progress, build_ann, load_model, save_model, train
+from model.training.run import fit_network
 
 
 def dense_sizes(model):
@@ -27,8 +27,11 @@ def test_build_ann_has_the_layers_and_parameters_asked_for(hidden):
     sizes = [784, *hidden, 10]
     assert model.count_params() == sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
     assert model.layers[-1].activation is keras.activations.softmax
-    assert all(layer.activation is keras.activations.relu for layer in model.layers[1:-1]
-               if isinstance(layer, keras.layers.Dense))
+    assert all(
+        layer.activation is keras.activations.relu
+        for layer in model.layers[1:-1]
+        if isinstance(layer, keras.layers.Dense)
+    )
     assert model.input_shape == (None, 28, 28)
 
 
@@ -47,7 +50,7 @@ def test_short_training_beats_chance_by_far(tiny_mnist):
     keras.utils.set_random_seed(0)
     model = build_ann((64,))
     history = train(model, x_train, y_train, epochs=1, batch_size=32)
-    accuracy = evaluate(DenseNet.from_keras(model).probabilities(x_test / 255.0), y_test).accuracy
+    accuracy = evaluate(NumpyNetwork.from_keras(model).probabilities(x_test / 255.0), y_test).accuracy
     assert accuracy > 0.6, f"chance is 0.1; got {accuracy:.3f}"
     assert set(history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
 
@@ -55,8 +58,15 @@ def test_short_training_beats_chance_by_far(tiny_mnist):
 def test_progress_hook_sees_batches_and_every_epoch(tiny_mnist):
     (x_train, y_train), _ = tiny_mnist
     events: list[Progress] = []
-    train(build_ann((16,)), x_train[:2000], y_train[:2000], epochs=2, batch_size=20,
-          validation_split=0.1, on_progress=events.append)
+    train(
+        build_ann((16,)),
+        x_train[:2000],
+        y_train[:2000],
+        epochs=2,
+        batch_size=20,
+        validation_split=0.1,
+        on_progress=events.append,
+    )
     batch_events = [e for e in events if not e.epoch_done]
     epoch_events = [e for e in events if e.epoch_done]
     # 1800 training images / 20 per batch = 90 batches, reported every
@@ -74,8 +84,15 @@ def test_progress_hook_sees_batches_and_every_epoch(tiny_mnist):
 def test_should_stop_ends_training_early(tiny_mnist):
     (x_train, y_train), _ = tiny_mnist
     events = []
-    history = train(build_ann((16,)), x_train, y_train, epochs=5, batch_size=10,
-                    on_progress=events.append, should_stop=lambda: len(events) >= 3)
+    history = train(
+        build_ann((16,)),
+        x_train,
+        y_train,
+        epochs=5,
+        batch_size=10,
+        on_progress=events.append,
+        should_stop=lambda: len(events) >= 3,
+    )
     assert len(history["loss"]) == 1 and len(events) < 10
 
 
@@ -103,8 +120,8 @@ def test_save_then_load_gives_identical_predictions(trained, tiny_mnist, tmp_pat
     before = trained.model(x, training=False).numpy()
     np.testing.assert_array_equal(load_model(path)(x, training=False).numpy(), before)
     # The NumPy reader used by the app agrees with Keras.
-    np.testing.assert_allclose(DenseNet.load(path).probabilities(x), before, atol=1e-6)
-    assert DenseNet.load(path).hidden == (48, 24)
+    np.testing.assert_allclose(NumpyNetwork.load(path).probabilities(x), before, atol=1e-6)
+    assert NumpyNetwork.load(path).hidden == (48, 24)
 
 
 def test_card_is_written_beside_the_model(trained, tmp_path):
@@ -114,7 +131,8 @@ def test_card_is_written_beside_the_model(trained, tmp_path):
     assert card["architecture"]["hidden"] == [48, 24]
     assert card["parameters"] == trained.model.count_params()
     assert card["test"]["accuracy"] == trained.card["test"]["accuracy"]
-    from model.data import file_sha256
+    from model.store.data import file_sha256
+
     assert card["model_sha256"] == file_sha256(path)
 
 
@@ -125,6 +143,7 @@ def test_saved_file_has_no_optimizer_state(trained, tmp_path):
         import io
 
         import h5py
+
         with h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as h5:
             assert "optimizer" not in h5
 
@@ -144,7 +163,7 @@ def test_a_failed_save_leaves_the_old_model_intact(trained, tiny_mnist, tmp_path
         save_model(build_ann((8,)), path, {"other": "card"})
     assert path.read_bytes() == old_bytes and card_path(path).read_text() == old_card
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.keras"], "no temp files left"
-    DenseNet.load(path)  # still a valid model
+    NumpyNetwork.load(path)  # still a valid model
 
 
 def test_each_save_keeps_the_previous_pair_in_the_history(trained, tmp_path):
@@ -155,26 +174,33 @@ def test_each_save_keeps_the_previous_pair_in_the_history(trained, tmp_path):
     [entry] = history(path)
     assert entry.path.read_bytes() == first
     assert json.loads(card_path(entry.path).read_text())["name"] == "first"
-    assert DenseNet.load(path).hidden == (48, 24)
+    assert NumpyNetwork.load(path).hidden == (48, 24)
     assert load_default(path).problem is None
 
 
 def test_loading_is_safe_and_refuses_foreign_models(tmp_path):
-    conv = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
-                             keras.layers.Dense(10, activation="softmax")])
+    conv = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(2, 3),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     conv.save(tmp_path / "conv.keras")
     with pytest.raises(ModelFileError, match="not a Flatten"):
-        DenseNet.load(tmp_path / "conv.keras")
+        NumpyNetwork.load(tmp_path / "conv.keras")
     (tmp_path / "junk.keras").write_bytes(b"not a zip")
     with pytest.raises(ModelFileError, match="not a readable"):
-        DenseNet.load(tmp_path / "junk.keras")
+        NumpyNetwork.load(tmp_path / "junk.keras")
     with pytest.raises(ModelFileError, match="No model file"):
-        DenseNet.load(tmp_path / "missing.keras")
+        NumpyNetwork.load(tmp_path / "missing.keras")
 
 
 def test_keras_loader_runs_no_code_from_the_file(tmp_path):
-    lambda_model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
-                                     keras.layers.Lambda(lambda t: t * 2), keras.layers.Dense(10)])
+    lambda_model = keras.Sequential(
+        [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Lambda(lambda t: t * 2), keras.layers.Dense(10)]
+    )
     lambda_model.save(tmp_path / "lambda.keras")
     with pytest.raises(ValueError, match="safe_mode"):
         load_model(tmp_path / "lambda.keras")
@@ -201,12 +227,13 @@ def test_two_saves_at_the_same_moment_leave_a_valid_pair(tmp_path):
     for thread in threads:
         thread.join()
     assert not errors
-    saved = DenseNet.load(path)
+    saved = NumpyNetwork.load(path)
     card = json.loads(card_path(path).read_text())
     assert saved.hidden == (card["hidden"],), "the card describes the model beside it"
-    from model.data import file_sha256
+    from model.store.data import file_sha256
+
     assert card["model_sha256"] == file_sha256(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.history", "net.json", "net.keras"]
     assert len(history(path)) == 3, "every earlier pair was kept"
     for entry in history(path):  # and each kept pair is whole
-        assert (json.loads(card_path(entry.path).read_text())["hidden"],) == DenseNet.load(entry.path).hidden
+        assert (json.loads(card_path(entry.path).read_text())["hidden"],) == NumpyNetwork.load(entry.path).hidden

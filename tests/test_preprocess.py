@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.preprocess import CENTRE, ink_map, is_blank, to_mnist
+from model.reading.preprocess import CENTRE, ink_map, is_blank, to_mnist
 from tests.synthetic import STROKES, draw_on_canvas, synthetic_digits
 
 ROWS = np.arange(28)
@@ -162,7 +162,7 @@ def _png(size, mode="RGBA"):
 
 
 def test_read_png_takes_the_canvas_image():
-    from model.preprocess import read_png
+    from model.reading.preprocess import read_png
 
     assert read_png(_png((280, 280)), 840).shape == (280, 280, 4)
     assert read_png(_png((280, 280), "L"), 840).shape == (280, 280, 4), "other modes are converted"
@@ -171,7 +171,7 @@ def test_read_png_takes_the_canvas_image():
 def test_read_png_refuses_a_huge_image_before_decoding_it():
     import tracemalloc
 
-    from model.preprocess import DrawingError, read_png
+    from model.reading.preprocess import DrawingError, read_png
 
     huge = _png((9000, 9000), "1")  # a small message that would decode to 81 million pixels
     assert len(huge) < 1 << 20
@@ -184,7 +184,7 @@ def test_read_png_refuses_a_huge_image_before_decoding_it():
 
 @pytest.mark.parametrize("data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\0" * 40])
 def test_read_png_refuses_garbage_in_a_sentence(data):
-    from model.preprocess import DrawingError, read_png
+    from model.reading.preprocess import DrawingError, read_png
 
     with pytest.raises(DrawingError):
         read_png(data, 840)
@@ -195,7 +195,7 @@ def test_read_png_refuses_other_formats():
 
     from PIL import Image
 
-    from model.preprocess import DrawingError, read_png
+    from model.reading.preprocess import DrawingError, read_png
 
     buffer = io.BytesIO()
     Image.new("RGB", (280, 280)).save(buffer, format="GIF")

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-import model.samples as samples_module
-from model.samples import INDEX, SampleError, SampleStore
+import model.store.samples as samples_module
+from model.store.samples import INDEX, SampleError, SampleStore
 
 
 def image(value=200, seed=0):
@@ -94,8 +94,9 @@ def test_a_save_reads_no_other_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(samples_module, "_decode", lambda *a: decoded.append(a[0]) or real(*a))
     read_files = []
     real_read_bytes = type(tmp_path).read_bytes
-    monkeypatch.setattr(type(tmp_path), "read_bytes",
-                        lambda self: read_files.append(self.name) or real_read_bytes(self))
+    monkeypatch.setattr(
+        type(tmp_path), "read_bytes", lambda self: read_files.append(self.name) or real_read_bytes(self)
+    )
     fresh = SampleStore(tmp_path)
     fresh.add(image(seed=99), 3)
     assert fresh.counts()[3] == 4 and len(fresh.entries()) == 31
@@ -110,8 +111,13 @@ def test_the_index_is_read_incrementally(tmp_path):
     store.add(image(seed=2), 2)
     assert samples_module._Log.of(tmp_path / INDEX) is log, "one parsed log per folder and process"
     assert log.offset > offset and len(log.entries) == 2
-    other_process_line = {"id": "20990101T000000000000-0123456789", "label": 5, "created": "x", "bytes": 10,
-                          "digest": "d"}
+    other_process_line = {
+        "id": "20990101T000000000000-0123456789",
+        "label": 5,
+        "created": "x",
+        "bytes": 10,
+        "digest": "d",
+    }
     with open(tmp_path / INDEX, "a") as f:  # as another process would append
         f.write(json.dumps(other_process_line) + "\n")
     assert SampleStore(tmp_path).counts()[5] == 1
@@ -206,6 +212,7 @@ def test_importing_a_wrong_file_is_refused(tmp_path, data):
 
 def test_importing_bad_labels_is_refused(tmp_path):
     import io
+
     buffer = io.BytesIO()
     np.savez(buffer, images=np.zeros((2, 28, 28), np.uint8), labels=np.array([3, 12]))
     with pytest.raises(SampleError, match="digit 0-9"):
@@ -249,6 +256,7 @@ def test_a_lying_npy_header_is_refused(tmp_path):
     data = bytearray(npz_bytes(images=np.zeros((2, 28, 28), np.uint8), labels=np.array([1, 2], np.uint8)))
     good = npz_bytes(images=np.zeros((2, 28, 28), np.uint8), labels=np.array([1, 2], np.uint8))
     import zipfile
+
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
@@ -258,10 +266,12 @@ def test_a_lying_npy_header_is_refused(tmp_path):
             dst.writestr(info.filename, member)
     with pytest.raises(SampleError):
         SampleStore(tmp_path).import_file(out.getvalue())
-    for bad in (npz_bytes(images=np.zeros((2, 28, 28), np.float64), labels=np.array([1, 2])),
-                npz_bytes(images=np.zeros((2, 28, 28), np.uint8), labels=np.array(["a", "b"])),
-                npz_bytes(images=np.zeros((2, 5, 5), np.uint8), labels=np.array([1, 2])),
-                bytes(data[: len(data) // 2])):
+    for bad in (
+        npz_bytes(images=np.zeros((2, 28, 28), np.float64), labels=np.array([1, 2])),
+        npz_bytes(images=np.zeros((2, 28, 28), np.uint8), labels=np.array(["a", "b"])),
+        npz_bytes(images=np.zeros((2, 5, 5), np.uint8), labels=np.array([1, 2])),
+        bytes(data[: len(data) // 2]),
+    ):
         with pytest.raises(SampleError):
             SampleStore(tmp_path).import_file(bad)
     assert SampleStore(tmp_path).entries() == []

@@ -9,9 +9,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_streamlit_reads_the_projects_bounds():
     """Read by Streamlit itself, from the project's folder, as `streamlit run app.py` does."""
-    code = ("from streamlit import config; config.get_config_options(force_reparse=True); "
-            "print([config.get_option(k) for k in ('server.maxUploadSize', 'server.maxMessageSize', "
-            "'client.showErrorDetails', 'server.enableXsrfProtection')])")
+    code = (
+        "from streamlit import config; config.get_config_options(force_reparse=True); "
+        "print([config.get_option(k) for k in ('server.maxUploadSize', 'server.maxMessageSize', "
+        "'client.showErrorDetails', 'server.enableXsrfProtection')])"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[5, 4, 'none', True]"
 

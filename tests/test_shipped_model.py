@@ -6,18 +6,18 @@ import os
 import numpy as np
 import pytest
 
-from model.card import card_path
-from model.data import file_sha256
-from model.inference import DenseNet
-from model.metrics import evaluate
-from model.network import load_model
+from model.reading.metrics import evaluate
+from model.reading.network import NumpyNetwork
+from model.store.card import card_path
+from model.store.data import file_sha256
+from model.training.keras_ann import load_model
 
 SHIPPED = os.path.join(os.path.dirname(__file__), "..", "model", "mnist_ann.keras")
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    return DenseNet.load(SHIPPED)
+    return NumpyNetwork.load(SHIPPED)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ DRAWN_SLICE = 1000  # the first drawings of bench/drawn_digits.py's fixed sequen
 def test_reads_at_least_97_percent_of_drawn_digits(shipped, mnist):
     """Through the app's own path (to_mnist on a 280×280 canvas), on a fixed slice of the drawn-digit benchmark."""
     from bench.drawn_digits import drawn_digits
-    from model.preprocess import to_mnist
+    from model.reading.preprocess import to_mnist
 
     (_, _), (x_test, y_test) = mnist
     inputs, labels = [], []

@@ -9,14 +9,14 @@ side is not. The full benchmark is `python -m bench.prediction`.
 import numpy as np
 
 from bench.prediction import canvases, naive, ours, timed
-from model.inference import DenseNet
-from model.network import load_model
+from model.reading.network import NumpyNetwork
+from model.training.keras_ann import load_model
 
 MODEL = "model/mnist_ann.keras"
 
 
 def test_prediction_path_is_at_least_10x_faster_than_model_predict():
-    net, model = DenseNet.load(MODEL), load_model(MODEL)
+    net, model = NumpyNetwork.load(MODEL), load_model(MODEL)
     inputs = canvases()
     mine = np.median(timed(lambda c: ours(net, c), inputs, 300))
     theirs = np.median(timed(lambda c: naive(model, c), inputs, 40))
@@ -24,8 +24,8 @@ def test_prediction_path_is_at_least_10x_faster_than_model_predict():
 
 
 def test_both_paths_read_the_same_network():
-    net, model = DenseNet.load(MODEL), load_model(MODEL)
-    from model.preprocess import to_mnist
+    net, model = NumpyNetwork.load(MODEL), load_model(MODEL)
+    from model.reading.preprocess import to_mnist
 
     canvas = canvases()[0]
     np.testing.assert_allclose(ours(net, canvas), model.predict(to_mnist(canvas)[None], verbose=0)[0], atol=1e-5)

@@ -14,8 +14,14 @@ def run(*args, env_mnist=None, cwd=ROOT):
     env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(Path.home())}
     if env_mnist:
         env["MNIST_PATH"] = str(env_mnist)
-    return subprocess.run([sys.executable, str(ROOT / "train.py"), *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize(
@@ -62,14 +68,38 @@ def test_missing_data_file(tmp_path):
 
 def test_a_full_run_writes_model_and_card(tiny_mnist_path, tmp_path):
     out = tmp_path / "net.keras"
-    result = run("--hidden", "32", "16", "--epochs", "2", "--batch-size", "64", "--seed", "3",
-                 "--out", out, env_mnist=tiny_mnist_path)
+    result = run(
+        "--hidden",
+        "32",
+        "16",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--seed",
+        "3",
+        "--out",
+        out,
+        env_mnist=tiny_mnist_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "epoch   1/2" in result.stdout and "epoch   2/2" in result.stdout
     assert "Test accuracy" in result.stdout
     card = json.loads(out.with_suffix(".json").read_text())
-    for key in ("architecture", "parameters", "hyperparameters", "seed", "test", "training_seconds",
-                "data", "versions", "created", "command", "model_sha256", "history"):
+    for key in (
+        "architecture",
+        "parameters",
+        "hyperparameters",
+        "seed",
+        "test",
+        "training_seconds",
+        "data",
+        "versions",
+        "created",
+        "command",
+        "model_sha256",
+        "history",
+    ):
         assert key in card
     assert card["hyperparameters"]["hidden"] == [32, 16] and card["seed"] == 3
     assert card["data"]["sha256"] and card["data"]["source"] == str(tiny_mnist_path)
@@ -89,12 +119,12 @@ def test_a_full_run_writes_model_and_card(tiny_mnist_path, tmp_path):
 def test_extra_samples_are_trained_on_and_scored(tiny_mnist_path, tmp_path):
     import numpy as np
 
-    from model.samples import SampleStore
+    from model.store.samples import SampleStore
 
     store = SampleStore(tmp_path / "mine")
     for i in range(30):
         image = np.zeros((28, 28), np.uint8)
-        image[4:24, 12 + i % 3:15 + i % 3] = 255  # a "1" of one's own
+        image[4:24, 12 + i % 3 : 15 + i % 3] = 255  # a "1" of one's own
         store.add(image, 1)
     out = tmp_path / "net.keras"
     result = run("--hidden", "16", "--epochs", "1", "--extra", store.folder, "--out", out, env_mnist=tiny_mnist_path)

@@ -1,1 +1,1 @@
-"""The page's building blocks that are not ML: charts."""
+"""The page's building blocks: widgets, panels, charts and who may do what; the ML stays in model/."""

@@ -34,8 +34,8 @@ import time
 
 import streamlit as st
 
-from model.collection import CollectionError, account_store, is_token, local_store, new_token, visitor_store
-from model.samples import SampleStore
+from model.store.collection import CollectionError, account_store, is_token, local_store, new_token, visitor_store
+from model.store.samples import SampleStore
 
 TOKEN_PARAM = "samples"
 PASSWORD_TRIES = 5  # per session and per `PASSWORD_WINDOW` seconds
@@ -115,8 +115,7 @@ def check_password(typed: str) -> bool:
         st.session_state.password_tries = tries
         return False
     st.session_state.password_tries = tries + [now]
-    ok = hmac.compare_digest(hashlib.sha256(typed.encode()).digest(),
-                             hashlib.sha256(str(expected).encode()).digest())
+    ok = hmac.compare_digest(hashlib.sha256(typed.encode()).digest(), hashlib.sha256(str(expected).encode()).digest())
     st.session_state.owner_password_ok = ok
     return ok
 

@@ -53,5 +53,7 @@ def probability_bars(probabilities, predicted: int) -> str:
         for d, p in enumerate(values)
     )
     digits = "".join(f'<span class="{"best" if d == predicted else ""}">{d}</span>' for d in range(10))
-    return (f'{STYLE}<div class="probability-bars" role="img" aria-label="{escape("Probabilities " + summary)}">'
-            f'<div class="plot">{grid}{columns}</div><div class="digits">{digits}</div></div>')
+    return (
+        f'{STYLE}<div class="probability-bars" role="img" aria-label="{escape("Probabilities " + summary)}">'
+        f'<div class="plot">{grid}{columns}</div><div class="digits">{digits}</div></div>'
+    )

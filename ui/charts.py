@@ -16,22 +16,20 @@ SERIES = {"training": "#1f77b4", "validation": "#e4572e"}
 
 def probabilities_chart(probabilities, predicted: int) -> alt.Chart:
     """Ten bars, digits 0-9 always on the axis, the scale fixed at 0-1, the predicted bar in colour."""
-    rows = [
-        {"digit": str(d), "probability": float(p), "label": f"{p:.0%}"}
-        for d, p in enumerate(probabilities)
-    ]
+    rows = [{"digit": str(d), "probability": float(p), "label": f"{p:.0%}"} for d, p in enumerate(probabilities)]
     base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("digit:N", sort=[str(d) for d in range(10)], title=None,
-                axis=alt.Axis(labelAngle=0, labelFontSize=14)),
+        x=alt.X("digit:N", sort=[str(d) for d in range(10)], title=None, axis=alt.Axis(labelAngle=0, labelFontSize=14)),
     )
     bars = base.mark_bar().encode(
-        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), title="probability",
-                axis=alt.Axis(format="%", tickCount=5)),
+        y=alt.Y(
+            "probability:Q", scale=alt.Scale(domain=[0, 1]), title="probability", axis=alt.Axis(format="%", tickCount=5)
+        ),
         color=alt.condition(alt.datum.digit == str(predicted), alt.value(HIGHLIGHT), alt.value(MUTED)),
         tooltip=[alt.Tooltip("digit:N"), alt.Tooltip("probability:Q", format=".1%")],
     )
     text = base.mark_text(dy=-8, fontSize=11).encode(
-        y=alt.Y("probability:Q"), text="label:N",
+        y=alt.Y("probability:Q"),
+        text="label:N",
         opacity=alt.condition(alt.datum.probability >= 0.01, alt.value(1), alt.value(0)),
     )
     return (bars + text).properties(height=220)
@@ -47,10 +45,17 @@ def curves_chart(points, metric: str) -> alt.Chart:
         .mark_line(point=alt.OverlayMarkDef(size=20))
         .encode(
             x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(domainMin=0)),
-            y=alt.Y(f"{metric}:Q", title=metric, scale=y_scale,
-                    axis=alt.Axis(format="%") if metric == "accuracy" else alt.Axis()),
-            color=alt.Color("split:N", scale=alt.Scale(domain=list(SERIES), range=list(SERIES.values())),
-                            legend=alt.Legend(orient="bottom", title=None)),
+            y=alt.Y(
+                f"{metric}:Q",
+                title=metric,
+                scale=y_scale,
+                axis=alt.Axis(format="%") if metric == "accuracy" else alt.Axis(),
+            ),
+            color=alt.Color(
+                "split:N",
+                scale=alt.Scale(domain=list(SERIES), range=list(SERIES.values())),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
         )
         .properties(height=180)
     )
@@ -93,15 +98,19 @@ def confusion_chart(confusion: list[list[int]], selectable: bool = False) -> alt
 def activation_chart(layer, strongest, columns: int = 40) -> alt.Chart:
     """A layer's units as a grid of cells coloured by activation; the strongest ones outlined."""
     strongest = {int(u) for u in strongest}
-    rows = [{"unit": i, "row": i // columns, "column": i % columns, "activation": float(a),
-             "strong": i in strongest} for i, a in enumerate(layer)]
+    rows = [
+        {"unit": i, "row": i // columns, "column": i % columns, "activation": float(a), "strong": i in strongest}
+        for i, a in enumerate(layer)
+    ]
     top = max(1e-6, float(max(layer)))
     base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("column:O", axis=None), y=alt.Y("row:O", axis=None),
+        x=alt.X("column:O", axis=None),
+        y=alt.Y("row:O", axis=None),
         tooltip=["unit:Q", alt.Tooltip("activation:Q", format=".2f")],
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("activation:Q", scale=alt.Scale(scheme="greys", domain=[0, top]), legend=None))
+        color=alt.Color("activation:Q", scale=alt.Scale(scheme="greys", domain=[0, top]), legend=None)
+    )
     marks = base.transform_filter(alt.datum.strong).mark_rect(fill=None, stroke=HIGHLIGHT, strokeWidth=2)
     height = 12 * (-(-len(rows) // columns))
     return (cells + marks).properties(height=height)
@@ -111,18 +120,28 @@ def per_class_chart(per_class_accuracy) -> alt.Chart:
     """Accuracy of each digit, 0-9 on the axis, zoomed to where the differences are."""
     rows = [{"digit": str(d), "accuracy": float(a)} for d, a in enumerate(per_class_accuracy)]
     low = min(0.9, min(r["accuracy"] for r in rows))
-    return alt.Chart(alt.Data(values=rows)).mark_bar(color=MUTED).encode(
-        x=alt.X("digit:N", sort=[str(d) for d in range(10)], axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1], zero=False), axis=alt.Axis(format="%")),
-        y2=alt.datum(low),  # bars rise from the bottom of the zoomed scale, not from zero
-        tooltip=["digit:N", alt.Tooltip("accuracy:Q", format=".2%")],
-    ).properties(height=160)
+    return (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar(color=MUTED)
+        .encode(
+            x=alt.X("digit:N", sort=[str(d) for d in range(10)], axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1], zero=False), axis=alt.Axis(format="%")),
+            y2=alt.datum(low),  # bars rise from the bottom of the zoomed scale, not from zero
+            tooltip=["digit:N", alt.Tooltip("accuracy:Q", format=".2%")],
+        )
+        .properties(height=160)
+    )
 
 
 def counts_chart(counts) -> alt.Chart:
     """How many samples of each digit."""
     rows = [{"digit": str(d), "samples": int(n)} for d, n in enumerate(counts)]
-    return alt.Chart(alt.Data(values=rows)).mark_bar(color=HIGHLIGHT).encode(
-        x=alt.X("digit:N", sort=[str(d) for d in range(10)], axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("samples:Q", axis=alt.Axis(tickMinStep=1)),
-    ).properties(height=140)
+    return (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar(color=HIGHLIGHT)
+        .encode(
+            x=alt.X("digit:N", sort=[str(d) for d in range(10)], axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("samples:Q", axis=alt.Axis(tickMinStep=1)),
+        )
+        .properties(height=140)
+    )

@@ -2,7 +2,7 @@
 
 Each visitor's samples are their own collection (see `ui.access`): saved,
 reviewed, exported, deleted and fine-tuned on by them alone. Saves go
-through `model.samples.SampleStore`, which writes atomically, keeps to the
+through `model.store.samples.SampleStore`, which writes atomically, keeps to the
 collection's quota, and never turns anything a visitor sent into a path.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from model.ratelimit import RateLimit
-from model.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
+from model.store.ratelimit import RateLimit
+from model.store.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
 from ui.access import TOKEN_PARAM, has_private_link, sample_store, signed_in_email
 from ui.pictures import enlarge
 from ui.session import Network, mnist_problem
@@ -30,10 +30,15 @@ def limit(name: str, count: int) -> RateLimit:
 
 
 def correction(digit_image: np.ndarray, strokes: dict | None) -> None:
-    """"Wrong? This is a …": choosing a digit saves the drawing with that label."""
-    st.pills("Wrong? This is a …", list(range(10)), key="correct", on_change=save_correction,
-             args=(digit_image, strokes), help="Saves this drawing with the right label to your samples "
-             "(see Teach it your handwriting, below).")
+    """ "Wrong? This is a …": choosing a digit saves the drawing with that label."""
+    st.pills(
+        "Wrong? This is a …",
+        list(range(10)),
+        key="correct",
+        on_change=save_correction,
+        args=(digit_image, strokes),
+        help="Saves this drawing with the right label to your samples (see Teach it your handwriting, below).",
+    )
     saved = st.session_state.get("saved_sample")  # (label, the drawing it was given to, note)
     samples = sample_store()
     total = sum(samples.counts()) if samples is not None else 0
@@ -64,8 +69,10 @@ def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
     except SampleError as error:
         st.toast(f"Could not save the sample: {error}")
     except OSError as error:
-        st.toast(f"Could not save the sample: the server could not write it ({error.strerror or 'disk error'}). "
-                 "Nothing was saved; try again later.")
+        st.toast(
+            f"Could not save the sample: the server could not write it ({error.strerror or 'disk error'}). "
+            "Nothing was saved; try again later."
+        )
 
 
 def teach_panel(network: Network) -> None:
@@ -73,14 +80,17 @@ def teach_panel(network: Network) -> None:
 
     samples = sample_store()
     counts = samples.counts() if samples is not None else [0] * 10
-    st.markdown(f"**Your samples**: {sum(counts)} in all. Correct a reading above to add one; a fifth of them "
-                "are kept aside to check what fine-tuning learnt.")
+    st.markdown(
+        f"**Your samples**: {sum(counts)} in all. Correct a reading above to add one; a fifth of them "
+        "are kept aside to check what fine-tuning learnt."
+    )
     st.caption(whose_samples(samples))
     if st.session_state.get("collection_error"):
         st.warning(st.session_state.collection_error)
     if samples is not None and samples.damaged():
-        st.warning(f"{len(samples.damaged())} damaged sample files could not be read; they were set aside "
-                   "and are not used.")
+        st.warning(
+            f"{len(samples.damaged())} damaged sample files could not be read; they were set aside and are not used."
+        )
     st.altair_chart(counts_chart(counts), width="stretch")
     if samples is not None:
         review(samples)
@@ -96,8 +106,10 @@ def whose_samples(samples: SampleStore | None) -> str:
     if email:
         return f"They belong to your account ({email}); nobody else sees them."
     if has_private_link():
-        return ("They are private to this page's address: bookmark it to come back to them. "
-                "Anyone with the address can see them, so share it with nobody.")
+        return (
+            "They are private to this page's address: bookmark it to come back to them. "
+            "Anyone with the address can see them, so share it with nobody."
+        )
     if st.query_params.get(TOKEN_PARAM) is None and samples is not None:
         return "This is the collection of the machine the app runs on."
     return "Nobody else sees them: your first sample gives this page a private address to bookmark."
@@ -136,13 +148,21 @@ def delete_sample(sample_id: str) -> None:
 def exchange(samples: SampleStore | None) -> None:
     left, right = st.columns(2)
     with left:
-        st.download_button("Export all samples", data=samples.export if samples else b"",
-                           file_name="my_digits.npz", mime="application/octet-stream",
-                           disabled=samples is None or not samples.entries(),
-                           help="One .npz file with every sample, to keep or to import elsewhere.")
+        st.download_button(
+            "Export all samples",
+            data=samples.export if samples else b"",
+            file_name="my_digits.npz",
+            mime="application/octet-stream",
+            disabled=samples is None or not samples.entries(),
+            help="One .npz file with every sample, to keep or to import elsewhere.",
+        )
     with right:
-        upload = st.file_uploader("Import samples", type=["npz"], max_upload_size=MAX_IMPORT_MB,
-                                  help=f"A file exported by this app (at most {MAX_IMPORT_MB} MB).")
+        upload = st.file_uploader(
+            "Import samples",
+            type=["npz"],
+            max_upload_size=MAX_IMPORT_MB,
+            help=f"A file exported by this app (at most {MAX_IMPORT_MB} MB).",
+        )
     if upload is not None and st.session_state.get("imported") != upload.file_id:
         st.session_state.imported = upload.file_id
         rate = limit("import_rate", IMPORTS_PER_MINUTE)
@@ -157,13 +177,14 @@ def exchange(samples: SampleStore | None) -> None:
             except SampleError as error:
                 st.error(f"Nothing was imported: {error}")
             except OSError as error:
-                st.error(f"Nothing was imported: the server could not write the samples "
-                         f"({error.strerror or 'disk error'}).")
+                st.error(
+                    f"Nothing was imported: the server could not write the samples ({error.strerror or 'disk error'})."
+                )
 
 
 def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
-    from model.finetune import is_held_out
-    from model.tasks import fine_tune_task
+    from model.jobs.tasks import fine_tune_task
+    from model.training.finetune import is_held_out
     from ui.training import submit
 
     trainable = sum(not is_held_out(e["id"]) for e in samples.entries()) if samples is not None else 0
@@ -172,10 +193,13 @@ def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
     problem = mnist_problem()
     if problem:
         st.warning(problem)
-    pressed = st.button(f"Fine-tune {network.name} on my digits", type="primary",
-                        disabled=running or trainable == 0 or bool(problem),
-                        help="Continues training this network on MNIST mixed with your samples, then adds the "
-                        "result to your networks. Progress shows in the sidebar.")
+    pressed = st.button(
+        f"Fine-tune {network.name} on my digits",
+        type="primary",
+        disabled=running or trainable == 0 or bool(problem),
+        help="Continues training this network on MNIST mixed with your samples, then adds the "
+        "result to your networks. Progress shows in the sidebar.",
+    )
     if trainable == 0:
         st.caption("Save a few samples first (at least one beyond the held-out fifth).")
     if not pressed:
@@ -185,15 +209,19 @@ def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
 
 
 def show_report(report: dict) -> None:
-    st.markdown(f"**Fine-tuned from {report.get('from', 'the network')}** on {report['trained_on']} of your "
-                f"samples in {report.get('seconds', 0):.0f} s:")
+    st.markdown(
+        f"**Fine-tuned from {report.get('from', 'the network')}** on {report['trained_on']} of your "
+        f"samples in {report.get('seconds', 0):.0f} s:"
+    )
     rows = []
     if report.get("held_out"):
         rows.append(["your held-out samples", report["held_out_before"], report["held_out_after"], report["held_out"]])
     rows.append(["MNIST test set", report["mnist_before"], report["mnist_after"], report["mnist_count"]])
-    st.table({
-        "read right": [r[0] for r in rows],
-        "before": [f"{r[1]:.1%}" for r in rows],
-        "after": [f"{r[2]:.1%}" for r in rows],
-        "digits": [r[3] for r in rows],
-    })
+    st.table(
+        {
+            "read right": [r[0] for r in rows],
+            "before": [f"{r[1]:.1%}" for r in rows],
+            "after": [f"{r[2]:.1%}" for r in rows],
+            "digits": [r[3] for r in rows],
+        }
+    )

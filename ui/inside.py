@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from model.data import MnistUnavailable
-from model.explain import activations, misclassified, saliency, strongest_units, unit_weights
-from model.metrics import evaluate
+from model.reading.explain import activations, misclassified, saliency, strongest_units, unit_weights
+from model.reading.metrics import evaluate
+from model.store.data import MnistUnavailable
 from ui.pictures import diverging, enlarge, overlay
 from ui.session import Network, mnist
 
@@ -29,8 +29,10 @@ def inside_the_network(network: Network, digit_image: np.ndarray | None) -> None
     probabilities = net.probabilities(digit_image)
     best, runner_up = (int(d) for d in np.argsort(probabilities)[::-1][:2])
 
-    st.markdown("**Activations.** Each square is a unit of a hidden layer, darker when it fires harder "
-                "for your drawing; the five strongest are outlined.")
+    st.markdown(
+        "**Activations.** Each square is a unit of a hidden layer, darker when it fires harder "
+        "for your drawing; the five strongest are outlined."
+    )
     for i, layer in enumerate(layers, 1):
         active = int((layer > 0).sum())
         st.caption(f"Hidden layer {i}: {len(layer)} units, {active} active ({active / len(layer):.0%})")
@@ -38,21 +40,28 @@ def inside_the_network(network: Network, digit_image: np.ndarray | None) -> None
 
     units = strongest_units(layers[0], 8)
     if len(units):
-        st.markdown("**What a unit looks for.** The incoming weights of the first layer's most active units: "
-                    "ink on red pixels makes a unit fire, ink on blue pixels holds it back.")
+        st.markdown(
+            "**What a unit looks for.** The incoming weights of the first layer's most active units: "
+            "ink on red pixels makes a unit fire, ink on blue pixels holds it back."
+        )
         columns = st.columns(len(units))
         for column, unit, weights in zip(columns, units, unit_weights(net, units)):
             column.image(diverging(weights), caption=f"unit {unit}: {layers[0][unit]:.1f}", width="stretch")
 
-    st.markdown(f"**Why {best}.** Integrated gradients: red pixels of your drawing pushed the network "
-                f"towards {best}, blue ones away from it.")
+    st.markdown(
+        f"**Why {best}.** Integrated gradients: red pixels of your drawing pushed the network "
+        f"towards {best}, blue ones away from it."
+    )
     compare = st.toggle(f"Also show why not {runner_up} (the runner-up, {probabilities[runner_up]:.1%})")
     targets = [best, runner_up] if compare else [best]
     columns = st.columns(len(targets) + 1)
     columns[0].image(enlarge(digit_image), caption="What the model sees", width=140)
     for column, target in zip(columns[1:], targets):
-        column.image(overlay(digit_image, saliency(net, digit_image, target)),
-                     caption=f"for {target} ({probabilities[target]:.1%})", width=140)
+        column.image(
+            overlay(digit_image, saliency(net, digit_image, target)),
+            caption=f"for {target} ({probabilities[target]:.1%})",
+            width=140,
+        )
 
 
 def mistakes_of(network: Network, x_test: np.ndarray, y_test: np.ndarray) -> dict:
@@ -76,23 +85,31 @@ def where_it_fails(network: Network) -> None:
         return
     found = mistakes_of(network, x_test, y_test)
     wrong, evaluation = found["wrong"], found["evaluation"]
-    st.markdown(f"**{network.name}** reads {evaluation.accuracy:.2%} of the {evaluation.count:,} MNIST test "
-                f"digits right: {len(wrong['index'])} mistakes. Click a cell of the confusion matrix, or "
-                "choose digits below, to see them.")
+    st.markdown(
+        f"**{network.name}** reads {evaluation.accuracy:.2%} of the {evaluation.count:,} MNIST test "
+        f"digits right: {len(wrong['index'])} mistakes. Click a cell of the confusion matrix, or "
+        "choose digits below, to see them."
+    )
     left, right = st.columns([1, 1.2])
     with left:
         st.caption("Accuracy per digit")
         st.altair_chart(per_class_chart(evaluation.per_class_accuracy), width="stretch")
     with right:
-        event = st.altair_chart(confusion_chart(evaluation.confusion, selectable=True), width="stretch",
-                                on_select="rerun", selection_mode="cell", key="confusion_pick")
+        event = st.altair_chart(
+            confusion_chart(evaluation.confusion, selectable=True),
+            width="stretch",
+            on_select="rerun",
+            selection_mode="cell",
+            key="confusion_pick",
+        )
     picked = (event.selection.get("cell") or [{}])[0] if event else {}
 
     options = ["any", *range(10)]
     a, b = st.columns(2)
     true = a.selectbox("True digit", options, index=options.index(int(picked["true"])) if "true" in picked else 0)
-    predicted = b.selectbox("Read as", options,
-                            index=options.index(int(picked["predicted"])) if "predicted" in picked else 0)
+    predicted = b.selectbox(
+        "Read as", options, index=options.index(int(picked["predicted"])) if "predicted" in picked else 0
+    )
     chosen = np.ones(len(wrong["index"]), bool)
     if true != "any":
         chosen &= wrong["true"] == true
@@ -102,9 +119,15 @@ def where_it_fails(network: Network) -> None:
     if not len(shown):
         st.caption("No mistakes of that kind.")
         return
-    st.caption(f"{chosen.sum()} such mistakes, the most confident first"
-               + (f" (showing {GALLERY})" if chosen.sum() > GALLERY else "") + ".")
+    st.caption(
+        f"{chosen.sum()} such mistakes, the most confident first"
+        + (f" (showing {GALLERY})" if chosen.sum() > GALLERY else "")
+        + "."
+    )
     columns = st.columns(10)
     for n, i in enumerate(shown):
-        columns[n % 10].image(enlarge(x_test[wrong["index"][i]], 2), width="stretch",
-                              caption=f"{wrong['true'][i]} → {wrong['predicted'][i]} · {wrong['confidence'][i]:.0%}")
+        columns[n % 10].image(
+            enlarge(x_test[wrong["index"][i]], 2),
+            width="stretch",
+            caption=f"{wrong['true'][i]} → {wrong['predicted'][i]} · {wrong['confidence'][i]:.0%}",
+        )

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from model.card import architecture
-from model.cluster import scheduler_address
-from model.collection import all_stores
-from model.data import ENV_VAR, MnistUnavailable, file_sha256, keras_cache_file, load_mnist, mnist_source
-from model.defaults import default_path, load_default, stamp, sweep
-from model.inference import DenseNet, ModelFileError
-from model.jobs import JobQueue
+from model.jobs.cluster import scheduler_address
+from model.jobs.queue import JobQueue
+from model.reading.network import ModelFileError, NumpyNetwork
+from model.store.card import architecture
+from model.store.collection import all_stores
+from model.store.data import ENV_VAR, MnistUnavailable, file_sha256, keras_cache_file, load_mnist, mnist_source
+from model.store.defaults import default_path, load_default, stamp, sweep
 
 MAX_NETWORKS = 8  # per visitor, the default included
 MAX_NETWORK_BYTES = 64 << 20  # per visitor: the weights of four of the largest networks the sidebar allows
@@ -35,7 +35,7 @@ class Network:
     """A network this visitor can draw against: its weights and its card."""
 
     name: str
-    net: DenseNet
+    net: NumpyNetwork
     card: dict
 
     @property
@@ -123,11 +123,12 @@ def warm_cluster() -> threading.Thread:
     their run begins; started now, while they draw, the worker is ready by
     the time most visitors press Train. The page never waits for it.
     """
+
     def start():
         from distributed import fire_and_forget
 
-        from model.cluster import ClusterUnavailable, get_client
-        from model.tasks import warm_up
+        from model.jobs.cluster import ClusterUnavailable, get_client
+        from model.jobs.tasks import warm_up
 
         try:
             fire_and_forget(get_client().submit(warm_up, pure=False, priority=100))
@@ -152,8 +153,10 @@ def mnist_problem() -> str | None:
     if source is not None and not source.is_file():
         return f"Training needs MNIST, but {ENV_VAR} points to a file that does not exist on this server."
     if source is None and keras_cache_file() is None:
-        return (f"Training needs MNIST on this server: set {ENV_VAR} to an mnist.npz "
-                "(or run `python train.py` once with internet access to download it).")
+        return (
+            f"Training needs MNIST on this server: set {ENV_VAR} to an mnist.npz "
+            "(or run `python train.py` once with internet access to download it)."
+        )
     return None
 
 
@@ -175,7 +178,7 @@ def session_networks() -> dict[str, Network]:
     return st.session_state.networks
 
 
-def add_network(net: DenseNet, card: dict, kind: str = "Trained") -> str:
+def add_network(net: NumpyNetwork, card: dict, kind: str = "Trained") -> str:
     """Add a network to this visitor's list, make it active, and return its name.
 
     The oldest networks made here (never the default) are dropped to stay

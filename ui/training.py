@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from model.card import training_summary
-from model.cluster import ClusterUnavailable
 from model.config import APP_LIMITS, SIDEBAR_DEFAULTS, TrainConfig, parse_layer_sizes
-from model.defaults import KEEP, default_path, history, restore, save_default
-from model.inference import ModelFileError
-from model.jobs import QueueRefused, TrainingJob
-from model.tasks import MAX_RUN_SECONDS, keras_file_task, train_task
+from model.jobs.cluster import ClusterUnavailable
+from model.jobs.queue import QueueRefused, TrainingJob
+from model.jobs.tasks import MAX_RUN_SECONDS, keras_file_task, train_task
+from model.reading.network import ModelFileError
+from model.store.card import training_summary
+from model.store.defaults import KEEP, default_path, history, restore, save_default
 from ui.access import (
     check_password,
     is_owner,
@@ -39,24 +39,35 @@ def sidebar() -> None:
             st.warning(problem)
         d = SIDEBAR_DEFAULTS
         with st.form("train"):
-            layers_text = st.text_input("Hidden layers", ", ".join(map(str, d.hidden)),
-                                        help=f"Units per hidden layer, comma-separated: 1 to "
-                                        f"{APP_LIMITS.max_layers} layers of 1 to {APP_LIMITS.max_units}.")
+            layers_text = st.text_input(
+                "Hidden layers",
+                ", ".join(map(str, d.hidden)),
+                help=f"Units per hidden layer, comma-separated: 1 to "
+                f"{APP_LIMITS.max_layers} layers of 1 to {APP_LIMITS.max_units}.",
+            )
             epochs = st.number_input("Epochs", 1, APP_LIMITS.max_epochs, d.epochs)
             batch_size = st.number_input("Batch size", 1, APP_LIMITS.max_batch_size, d.batch_size)
-            learning_rate = st.number_input("Learning rate", 0.00001, 1.0, d.learning_rate, step=0.0005,
-                                            format="%.5f")
+            learning_rate = st.number_input("Learning rate", 0.00001, 1.0, d.learning_rate, step=0.0005, format="%.5f")
             dropout = st.slider("Dropout", 0.0, 0.8, d.dropout, 0.05)
             seed = st.number_input("Random seed", 0, 2**31 - 1, d.seed)
-            augment = st.checkbox("Augment", value=d.augment,
-                                  help="Distort every batch afresh (rotation, slant, size, shift, elastic "
-                                  "wobble, stroke thickness): reads drawings better, takes longer per epoch.")
-            submitted = st.form_submit_button("Train", type="primary", disabled=busy() or bool(problem),
-                                              width="stretch", help=f"Runs on the training cluster, in turn with "
-                                              f"other visitors' runs; at most {MAX_RUN_SECONDS // 60} minutes each.")
+            augment = st.checkbox(
+                "Augment",
+                value=d.augment,
+                help="Distort every batch afresh (rotation, slant, size, shift, elastic "
+                "wobble, stroke thickness): reads drawings better, takes longer per epoch.",
+            )
+            submitted = st.form_submit_button(
+                "Train",
+                type="primary",
+                disabled=busy() or bool(problem),
+                width="stretch",
+                help=f"Runs on the training cluster, in turn with "
+                f"other visitors' runs; at most {MAX_RUN_SECONDS // 60} minutes each.",
+            )
         if submitted:
-            start_training(layers_text, int(epochs), int(batch_size), float(learning_rate),
-                           float(dropout), int(seed), augment)
+            start_training(
+                layers_text, int(epochs), int(batch_size), float(learning_rate), float(dropout), int(seed), augment
+            )
         job_status()
         networks_panel()
         owner_panel()
@@ -73,8 +84,15 @@ def start_training(layers_text, epochs, batch_size, learning_rate, dropout, seed
     except ValueError as error:
         st.error(str(error))
         return
-    config = TrainConfig(hidden=hidden, epochs=epochs, batch_size=batch_size,
-                         learning_rate=learning_rate, dropout=dropout, seed=seed, augment=augment)
+    config = TrainConfig(
+        hidden=hidden,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        dropout=dropout,
+        seed=seed,
+        augment=augment,
+    )
     problems = config.problems(APP_LIMITS)
     if problems:
         for problem in problems:
@@ -122,8 +140,11 @@ def job_status() -> None:
     if job.state == "failed":
         st.error(f"The {job.kind} failed: {job.error}")
     elif job.state == "stopped":
-        st.info(f"The {job.kind} was stopped" + (f": {job.error}" if job.error else "")
-                + ("; no network was added." if job.kind != "save" else "."))
+        st.info(
+            f"The {job.kind} was stopped"
+            + (f": {job.error}" if job.error else "")
+            + ("; no network was added." if job.kind != "save" else ".")
+        )
 
 
 def collect(job: TrainingJob) -> None:
@@ -141,9 +162,13 @@ def networks_panel() -> None:
     if not networks:
         return
     st.header("Networks")
-    st.radio("Draw against", list(networks), key="active", format_func=lambda n: networks[n].label,
-             help="The default and every network trained or fine-tuned in this session. "
-             "Each visitor has their own list.")
+    st.radio(
+        "Draw against",
+        list(networks),
+        key="active",
+        format_func=lambda n: networks[n].label,
+        help="The default and every network trained or fine-tuned in this session. Each visitor has their own list.",
+    )
     network = active_network()
     card = network.card
     test = card.get("test", {})
@@ -160,12 +185,18 @@ def networks_panel() -> None:
         st.caption(f"Repeat with `{card['command']}`")
     dropped = st.session_state.pop("dropped_networks", None)
     if dropped:
-        st.info(f"To keep within what one visitor may hold, {', '.join(dropped)} "
-                f"{'was' if len(dropped) == 1 else 'were'} dropped from your list.")
+        st.info(
+            f"To keep within what one visitor may hold, {', '.join(dropped)} "
+            f"{'was' if len(dropped) == 1 else 'were'} dropped from your list."
+        )
     if network.name != "Default" and is_owner():
-        st.button("Save as default", on_click=save_as_default, args=(network.name,),
-                  help=f"Every new visitor will get this network. The current default is kept "
-                  f"(the last {KEEP}), and you can roll back below.")
+        st.button(
+            "Save as default",
+            on_click=save_as_default,
+            args=(network.name,),
+            help=f"Every new visitor will get this network. The current default is kept "
+            f"(the last {KEEP}), and you can roll back below.",
+        )
     message = st.session_state.pop("save_message", None)
     if message:
         getattr(st, message[0])(message[1])
@@ -238,8 +269,12 @@ def owner_panel() -> None:
             return
         labels = {e.name: f"saved {e.saved} ({e.name[-8:]})" for e in entries}
         choice = st.selectbox("Roll back to", list(labels), format_func=labels.get)
-        st.button("Roll back", on_click=roll_back, args=(choice,),
-                  help="Makes that network the default again; the current one is kept.")
+        st.button(
+            "Roll back",
+            on_click=roll_back,
+            args=(choice,),
+            help="Makes that network the default again; the current one is kept.",
+        )
 
 
 def roll_back(name: str) -> None:
@@ -251,5 +286,7 @@ def roll_back(name: str) -> None:
     except (ModelFileError, OSError) as error:
         st.session_state.save_message = ("error", f"Could not roll back: {error}")
         return
-    st.session_state.save_message = ("success", "Rolled back: new visitors get that network. "
-                                     "Yours changes when you reload the page.")
+    st.session_state.save_message = (
+        "success",
+        "Rolled back: new visitors get that network. Yours changes when you reload the page.",
+    )

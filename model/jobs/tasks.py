@@ -1,6 +1,6 @@
 """What runs on a Dask worker: a whole training run, a fine-tune, or making a `.keras` file.
 
-These functions are sent to a worker by name (`model.tasks.train_task`),
+These functions are sent to a worker by name (`model.jobs.tasks.train_task`),
 with small arguments: a `TrainConfig`, a network's weights, a person's few
 samples, and the names of the job's `distributed.Queue` (progress out) and
 `distributed.Event` (stop in). Never MNIST: each worker loads it once from
@@ -16,8 +16,8 @@ import functools
 import time
 from dataclasses import dataclass
 
-from model.inference import DenseNet
 from model.progress import Progress
+from model.reading.network import NumpyNetwork
 
 MAX_RUN_SECONDS = 300  # of training per run, enforced here on the worker
 STOP_CHECK_SECONDS = 0.5  # how often a run asks the scheduler whether it was told to stop
@@ -25,7 +25,7 @@ STOP_CHECK_SECONDS = 0.5  # how often a run asks the scheduler whether it was to
 
 @dataclass
 class JobResult:
-    net: DenseNet
+    net: NumpyNetwork
     card: dict
     capped: bool = False  # stopped by MAX_RUN_SECONDS rather than finished
     worker: str | None = None  # the address of the worker that ran it
@@ -45,7 +45,7 @@ def lower_priority() -> None:
     """Once per worker: yield the CPU to the web server if `TRAINING_NICE` says so.
 
     A local cluster shares its cores with the page: drawing must stay quick
-    while someone trains (`model.cluster.local_cluster` sets it).
+    while someone trains (`model.jobs.cluster.local_cluster` sets it).
     """
     import os
 
@@ -64,19 +64,21 @@ def lower_priority() -> None:
 @functools.cache
 def worker_mnist() -> tuple[tuple, dict]:
     """MNIST as this worker finds it (its own MNIST_PATH, else Keras's download), once per process."""
-    from model.data import file_sha256, load_mnist, mnist_source
+    from model.store.data import file_sha256, load_mnist, mnist_source
 
     lower_priority()
     source = mnist_source()
     data = load_mnist(source)
-    return data, {"source": str(source) if source else "keras.datasets.mnist",
-                  "sha256": file_sha256(source) if source else None}
+    return data, {
+        "source": str(source) if source else "keras.datasets.mnist",
+        "sha256": file_sha256(source) if source else None,
+    }
 
 
 def warm_up() -> str:
     """Import TensorFlow and load MNIST now, so the first run does not wait for them."""
     lower_priority()
-    import model.network  # noqa: F401  (the import is the work: TensorFlow and Keras)
+    import model.training.keras_ann  # noqa: F401  (the import is the work: TensorFlow and Keras)
 
     worker_mnist()
     return "warm"
@@ -113,11 +115,12 @@ class _Reporter:
         return self.told
 
 
-def train_task(config, command: str, queue_name: str | None = None, stop_name: str | None = None,
-               limit_s: float = MAX_RUN_SECONDS) -> JobResult:
+def train_task(
+    config, command: str, queue_name: str | None = None, stop_name: str | None = None, limit_s: float = MAX_RUN_SECONDS
+) -> JobResult:
     """The sidebar's retrain (and `train.py` on a cluster): `model.training.fit_network` on this worker's MNIST."""
     lower_priority()
-    from model.training import fit_network
+    from model.training.run import fit_network
 
     mnist, data_info = worker_mnist()
     reporter = _Reporter(queue_name, stop_name, limit_s)
@@ -128,30 +131,41 @@ def train_task(config, command: str, queue_name: str | None = None, stop_name: s
     return JobResult(trained.net, trained.card, reporter.capped, _worker_address())
 
 
-def fine_tune_task(base: DenseNet, base_card: dict, base_name: str, samples, queue_name: str | None = None,
-                   stop_name: str | None = None, limit_s: float = MAX_RUN_SECONDS) -> JobResult:
-    """"Fine-tune on my digits": `model.finetune.fine_tune` and the new network's card."""
+def fine_tune_task(
+    base: NumpyNetwork,
+    base_card: dict,
+    base_name: str,
+    samples,
+    queue_name: str | None = None,
+    stop_name: str | None = None,
+    limit_s: float = MAX_RUN_SECONDS,
+) -> JobResult:
+    """ "Fine-tune on my digits": `model.training.finetune.fine_tune` and the new network's card."""
     lower_priority()
-    from model.card import fine_tuned_card
-    from model.finetune import fine_tune
+    from model.store.card import fine_tuned_card
+    from model.training.finetune import fine_tune
 
     started = time.perf_counter()
     mnist, _ = worker_mnist()
     reporter = _Reporter(queue_name, stop_name, limit_s)
     dropout = base_card.get("hyperparameters", {}).get("dropout", 0.0)
     try:
-        tuned, report = fine_tune(base, mnist, samples, dropout=dropout, on_progress=reporter.progress,
-                                  should_stop=reporter.should_stop)
+        tuned, report = fine_tune(
+            base, mnist, samples, dropout=dropout, on_progress=reporter.progress, should_stop=reporter.should_stop
+        )
     finally:
         reporter.close()
-    card = fine_tuned_card(base_card, report.test, {**report.summary(), "from": base_name},
-                           time.perf_counter() - started)
+    card = fine_tuned_card(
+        base_card, report.test, {**report.summary(), "from": base_name}, time.perf_counter() - started
+    )
     return JobResult(tuned, card, reporter.capped, _worker_address())
 
 
-def keras_file_task(net: DenseNet, card: dict, queue_name: str | None = None, stop_name: str | None = None) -> bytes:
-    """"Save as default": the network as the bytes of a `.keras` file; the server writes them."""
+def keras_file_task(
+    net: NumpyNetwork, card: dict, queue_name: str | None = None, stop_name: str | None = None
+) -> bytes:
+    """ "Save as default": the network as the bytes of a `.keras` file; the server writes them."""
     lower_priority()
-    from model.network import keras_bytes, to_keras
+    from model.training.keras_ann import keras_bytes, to_keras
 
     return keras_bytes(to_keras(net, dropout=card.get("hyperparameters", {}).get("dropout", 0.0)))

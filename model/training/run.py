@@ -13,17 +13,17 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from model.card import make_card
 from model.config import TrainConfig
-from model.inference import DenseNet
-from model.metrics import evaluate
-from model.network import ProgressHook, build_ann, train
+from model.reading.metrics import evaluate
+from model.reading.network import NumpyNetwork
+from model.store.card import make_card
+from model.training.keras_ann import ProgressHook, build_ann, train
 
 
 @dataclass
 class TrainedNetwork:
     model: keras.Model
-    net: DenseNet
+    net: NumpyNetwork
     card: dict
 
 
@@ -58,7 +58,7 @@ def fit_network(
         should_stop=should_stop,
     )
     seconds = time.perf_counter() - started
-    net = DenseNet.from_keras(model)
+    net = NumpyNetwork.from_keras(model)
     test = evaluate(net.probabilities_batched(x_test.astype(np.float32) / 255.0), y_test)
     data = {**data_info, "train_images": int(len(x_train)), "test_images": int(len(x_test))}
     card = make_card(config, net.parameter_count, test, history, seconds, data, command)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from model.config import TrainConfig
-from model.metrics import Evaluation
+from model.reading.metrics import Evaluation
 
 
 def card_path(model_path: str | os.PathLike) -> Path:
@@ -73,11 +73,13 @@ def test_section(test: Evaluation) -> dict:
 def fine_tuned_card(base: dict, test: Evaluation, report: dict, seconds: float) -> dict:
     """The card of a network fine-tuned from `base` on a person's samples."""
     card = {key: value for key, value in base.items() if key not in ("command", "model_sha256", "history")}
-    card.update({
-        "test": test_section(test),
-        "fine_tune": {**report, "seconds": round(seconds, 1)},
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    })
+    card.update(
+        {
+            "test": test_section(test),
+            "fine_tune": {**report, "seconds": round(seconds, 1)},
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
     return card
 
 
@@ -96,7 +98,7 @@ def library_versions() -> dict[str, str]:
 
 
 def training_summary(card: dict) -> str:
-    """"Trained in 206 s · 40 epochs · 60,000 images", from whatever the card has."""
+    """ "Trained in 206 s · 40 epochs · 60,000 images", from whatever the card has."""
     parts = []
     if "training_seconds" in card:
         parts.append(f"Trained in {card['training_seconds']:.0f} s")
@@ -149,31 +151,54 @@ def _anything(v) -> bool:
 
 
 def _test_section(v) -> bool:
-    return (isinstance(v, dict) and _share(v.get("accuracy")) and _number(v.get("loss", 0))
-            and _count(v.get("count", 0))
-            and ("per_class_accuracy" not in v or (isinstance(v["per_class_accuracy"], list)
-                                                   and len(v["per_class_accuracy"]) == 10
-                                                   and all(map(_share, v["per_class_accuracy"]))))
-            and ("confusion" not in v or (isinstance(v["confusion"], list) and len(v["confusion"]) == 10
-                                          and all(isinstance(row, list) and len(row) == 10
-                                                  and all(map(_count, row)) for row in v["confusion"]))))
+    return (
+        isinstance(v, dict)
+        and _share(v.get("accuracy"))
+        and _number(v.get("loss", 0))
+        and _count(v.get("count", 0))
+        and (
+            "per_class_accuracy" not in v
+            or (
+                isinstance(v["per_class_accuracy"], list)
+                and len(v["per_class_accuracy"]) == 10
+                and all(map(_share, v["per_class_accuracy"]))
+            )
+        )
+        and (
+            "confusion" not in v
+            or (
+                isinstance(v["confusion"], list)
+                and len(v["confusion"]) == 10
+                and all(isinstance(row, list) and len(row) == 10 and all(map(_count, row)) for row in v["confusion"])
+            )
+        )
+    )
 
 
 def _fine_tune_section(v) -> bool:
-    return (isinstance(v, dict) and _count(v.get("trained_on")) and _count(v.get("held_out", 0))
-            and _share(v.get("mnist_before")) and _share(v.get("mnist_after"))
-            and _count(v.get("mnist_count", 0)) and _number(v.get("seconds", 0))
-            and all(v.get(k) is None or _share(v.get(k)) for k in ("held_out_before", "held_out_after")))
+    return (
+        isinstance(v, dict)
+        and _count(v.get("trained_on"))
+        and _count(v.get("held_out", 0))
+        and _share(v.get("mnist_before"))
+        and _share(v.get("mnist_after"))
+        and _count(v.get("mnist_count", 0))
+        and _number(v.get("seconds", 0))
+        and all(v.get(k) is None or _share(v.get(k)) for k in ("held_out_before", "held_out_after"))
+    )
 
 
 _FIELD_CHECKS = {
     "architecture": lambda v: isinstance(v, dict) and isinstance(v.get("layers", ""), str),
     "parameters": _count,
-    "hyperparameters": lambda v: (isinstance(v, dict) and isinstance(v.get("augment", False), bool)
-                                  and _share(v.get("dropout", 0))),
+    "hyperparameters": lambda v: (
+        isinstance(v, dict) and isinstance(v.get("augment", False), bool) and _share(v.get("dropout", 0))
+    ),
     "test": _test_section,
-    "history": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(vals, list)
-                                                     and all(map(_number, vals)) for k, vals in v.items()),
+    "history": lambda v: (
+        isinstance(v, dict)
+        and all(isinstance(k, str) and isinstance(vals, list) and all(map(_number, vals)) for k, vals in v.items())
+    ),
     "training_seconds": lambda v: _number(v) and v >= 0,
     "data": lambda v: isinstance(v, dict) and (v.get("train_images") is None or _count(v["train_images"])),
     "created": lambda v: isinstance(v, str),

@@ -17,7 +17,7 @@ would draw them:
    `to_mnist` reads it, exactly as it reads a drawing on the page.
 
 The results are ordinary uint8 28×28 images with their labels, added to the
-training set; the distortions of `model.augment` then apply to them as to
+training set; the distortions of `model.training.augment` then apply to them as to
 every other image.
 
 Kept apart from the benchmark: bench/digit_styles.py draws its styles from
@@ -34,7 +34,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
-from model.preprocess import to_mnist
+from model.reading.preprocess import to_mnist
 
 # How often a digit of each class gets a style, and the ranges its random
 # parameters are drawn from (lengths in units of the digit's height).

@@ -67,16 +67,13 @@ def validate_mnist(arrays: dict[str, np.ndarray], where: str) -> tuple[Split, Sp
     missing = [key for key in KEYS if key not in arrays]
     if missing:
         raise MnistUnavailable(
-            f"{where} is not an MNIST file: it lacks {', '.join(missing)} "
-            f"(expected the keys {', '.join(KEYS)})."
+            f"{where} is not an MNIST file: it lacks {', '.join(missing)} (expected the keys {', '.join(KEYS)})."
         )
     splits = []
     for part in ("train", "test"):
         x, y = np.asarray(arrays[f"x_{part}"]), np.asarray(arrays[f"y_{part}"])
         if x.ndim != 3 or x.shape[1:] != (28, 28) or x.shape[0] == 0:
-            raise MnistUnavailable(
-                f"{where}: x_{part} has shape {x.shape}, expected (N, 28, 28) with N > 0."
-            )
+            raise MnistUnavailable(f"{where}: x_{part} has shape {x.shape}, expected (N, 28, 28) with N > 0.")
         if x.dtype != np.uint8:
             raise MnistUnavailable(f"{where}: x_{part} is {x.dtype}, expected uint8 pixels 0-255.")
         if y.shape != (x.shape[0],):
@@ -91,9 +88,7 @@ def validate_mnist(arrays: dict[str, np.ndarray], where: str) -> tuple[Split, Sp
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
-        raise MnistUnavailable(
-            f"No MNIST file at {path}: set {ENV_VAR} (or --data) to the path of an mnist.npz."
-        )
+        raise MnistUnavailable(f"No MNIST file at {path}: set {ENV_VAR} (or --data) to the path of an mnist.npz.")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files if key in KEYS}

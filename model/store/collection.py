@@ -22,7 +22,7 @@ import re
 import secrets
 from pathlib import Path
 
-from model.samples import SampleStore, default_folder
+from model.store.samples import SampleStore, default_folder
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 MAX_ACCOUNT_ID = 512
@@ -60,8 +60,13 @@ def account_store(account_id: str, root: Path | None = None) -> SampleStore:
 def all_stores(root: Path | None = None) -> list[SampleStore]:
     """Every collection on this server (for start-up repair)."""
     root = root or default_folder()
-    folders = [root] + [child for kind in ("visitors", "accounts") if (root / kind).is_dir()
-                        for child in sorted((root / kind).iterdir()) if child.is_dir()]
+    folders = [root] + [
+        child
+        for kind in ("visitors", "accounts")
+        if (root / kind).is_dir()
+        for child in sorted((root / kind).iterdir())
+        if child.is_dir()
+    ]
     return [SampleStore(folder) for folder in folders]
 
 

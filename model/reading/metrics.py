@@ -35,9 +35,7 @@ def evaluate(probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:
     confusion = np.zeros((CLASSES, CLASSES), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
     per_class_total = confusion.sum(axis=1)
-    per_class = np.divide(
-        np.diag(confusion), per_class_total, out=np.zeros(CLASSES), where=per_class_total > 0
-    )
+    per_class = np.divide(np.diag(confusion), per_class_total, out=np.zeros(CLASSES), where=per_class_total > 0)
     true_prob = probabilities[np.arange(len(labels)), labels]
     loss = float(-np.log(np.clip(true_prob, 1e-7, 1.0)).mean())
     return Evaluation(

@@ -3,7 +3,7 @@
 The network is the seed tutorials' one, with any hidden sizes:
 Flatten(28×28) → Dense(n, ReLU) [→ Dropout] … → Dense(10, softmax), trained
 with Adam on sparse categorical cross-entropy. Evaluation is in
-`model.metrics` and fast inference in `model.inference`, both NumPy only.
+`model.reading.metrics` and fast inference in `model.reading.network`, both NumPy only.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 import keras
 import numpy as np
 
-from model.defaults import save_default
-from model.inference import DenseNet
 from model.progress import Progress, ProgressHook
+from model.reading.network import NumpyNetwork
+from model.store.defaults import save_default
 
 
 def build_ann(
@@ -85,9 +85,9 @@ def train(
 
     A seeded `validation_split` of the data is held out and scored after each
     epoch, never distorted. With `augment`, every batch is distorted afresh
-    (see `model.augment`). With `redraw`, that many digits of the training
+    (see `model.training.augment`). With `redraw`, that many digits of the training
     part are redrawn with canvas brushes and writing styles and added to it
-    (see `model.styles`; the validation part never has a redrawn twin).
+    (see `model.training.styles`; the validation part never has a redrawn twin).
     The learning rate the model was compiled with is
     where a cosine decay to zero starts: large steps first, and small ones at
     the end that settle the weights instead of bouncing around a minimum.
@@ -100,7 +100,7 @@ def train(
     keras.utils.set_random_seed(seed)
     (x_fit, y_fit), (x_val, y_val) = split_validation(x, y, validation_split, seed)
     if redraw:
-        from model.styles import redrawn_digits
+        from model.training.styles import redrawn_digits
 
         x_new, y_new = redrawn_digits(x_fit, y_fit, redraw, seed)
         x_fit, y_fit = np.concatenate([x_fit, x_new]), np.concatenate([y_fit, y_new.astype(y_fit.dtype)])
@@ -130,7 +130,7 @@ def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, a
     """
     import tensorflow as tf
 
-    from model.augment import augment as distort
+    from model.training.augment import augment as distort
 
     images, labels = tf.constant(x), tf.constant(y)
 
@@ -182,7 +182,7 @@ def _floats(logs) -> dict[str, float]:
     return {key: float(value) for key, value in (logs or {}).items()}
 
 
-def to_keras(net: DenseNet, dropout: float = 0.0, learning_rate: float = 1e-3) -> keras.Sequential:
+def to_keras(net: NumpyNetwork, dropout: float = 0.0, learning_rate: float = 1e-3) -> keras.Sequential:
     """A compiled Keras model holding `net`'s weights (to save it or train it further)."""
     model = build_ann(net.hidden, dropout=dropout, learning_rate=learning_rate)
     model.set_weights(net.weights())
@@ -194,7 +194,7 @@ def keras_bytes(model: keras.Model) -> bytes:
 
     The optimizer's state would triple the size, and a fine-tune starts a
     fresh optimizer anyway. Bytes, not a file: a training worker may run on
-    another machine, and the server writes them (`model.defaults`).
+    another machine, and the server writes them (`model.store.defaults`).
     """
     copy = keras.Sequential.from_config(model.get_config())
     copy.set_weights(model.get_weights())
@@ -207,7 +207,7 @@ def keras_bytes(model: keras.Model) -> bytes:
 def save_model(model: keras.Model, path: str | os.PathLike, card: dict | None = None) -> None:
     """Save the model and its card beside it, atomically, keeping the previous pair in the history.
 
-    See `model.defaults.save_default`: the card gets the network's sha256, so
+    See `model.store.defaults.save_default`: the card gets the network's sha256, so
     a reader can tell a matching pair from one a kill cut short.
     """
     save_default(path, keras_bytes(model), card or {})

@@ -1,7 +1,7 @@
 """Training jobs on the cluster, as a page sees them: one queue for every visitor of this server.
 
 A `TrainingJob` is one visitor's run (a retrain, a fine-tune, a save): a
-task on the Dask cluster (`model.cluster`, `model.tasks`) and a thread of
+task on the Dask cluster (`model.jobs.cluster`, `model.jobs.tasks`) and a thread of
 the server that follows it, keeping what the page shows (where it stands
 in the queue, progress, the curves so far, the result or the error) in
 plain attributes the page reads on each refresh. Progress comes back
@@ -25,15 +25,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from model.cluster import ClusterUnavailable, get_client
+from model.jobs.cluster import ClusterUnavailable, get_client
 from model.progress import Progress
 
 CURVE_POINTS_PER_EPOCH = 10  # training-curve resolution: enough to see it move, cheap to draw
 MAX_WAITING = 12  # jobs waiting on one server: a class of 30 gets a clear message, not a 10-minute wait
 ABANDON_AFTER_S = 30
 POLL_S = 0.25  # how often the server collects a job's progress
-WORKER_LOST = ("The training worker stopped unexpectedly (it may have run out of memory); your run was lost. "
-               "Press the button again to start a new one.")
+WORKER_LOST = (
+    "The training worker stopped unexpectedly (it may have run out of memory); your run was lost. "
+    "Press the button again to start a new one."
+)
 
 
 class QueueRefused(Exception):
@@ -96,8 +98,9 @@ class TrainingJob:
         self.status = f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches}"
         at = p.epoch - 1 + p.batch / p.batches
         if p.epoch_done:
-            self.curve.append(CurvePoint(at, "validation", p.logs.get("val_loss", 0.0),
-                                         p.logs.get("val_accuracy", 0.0)))
+            self.curve.append(
+                CurvePoint(at, "validation", p.logs.get("val_loss", 0.0), p.logs.get("val_accuracy", 0.0))
+            )
         elif at - self._last_training_point >= 1 / CURVE_POINTS_PER_EPOCH:
             self._last_training_point = at
             self.curve.append(CurvePoint(at, "training", p.logs.get("loss", 0.0), p.logs.get("accuracy", 0.0)))
@@ -106,8 +109,12 @@ class TrainingJob:
 class JobQueue:
     """The jobs of this server's visitors, in the order they were asked for."""
 
-    def __init__(self, max_waiting: int = MAX_WAITING, abandon_after_s: float = ABANDON_AFTER_S,
-                 client_factory: Callable = get_client):
+    def __init__(
+        self,
+        max_waiting: int = MAX_WAITING,
+        abandon_after_s: float = ABANDON_AFTER_S,
+        client_factory: Callable = get_client,
+    ):
         self.max_waiting, self.abandon_after_s = max_waiting, abandon_after_s
         self.client_factory = client_factory
         self.jobs: list[TrainingJob] = []
@@ -122,8 +129,9 @@ class JobQueue:
             if any(j.visitor == visitor for j in self.jobs):
                 raise QueueRefused("You already have a run waiting or running: wait for it, or stop it, first.")
             if sum(j.state == "waiting" for j in self.jobs) >= self.max_waiting:
-                raise QueueRefused(f"The training queue is full ({self.max_waiting} runs waiting). "
-                                   "Try again in a minute or two.")
+                raise QueueRefused(
+                    f"The training queue is full ({self.max_waiting} runs waiting). Try again in a minute or two."
+                )
             job = TrainingJob(visitor, kind, task, args, priority, kwargs=kwargs)
             self.jobs.append(job)
             self._update_places()
@@ -145,10 +153,14 @@ class JobQueue:
         active = [j for j in self.jobs if not j.finished]
         for job in active:
             if job.state == "waiting":
-                job.ahead = sum(1 for other in active
-                                if other is not job and (other.state == "running" or _runs_before(other, job)))
-                job.status = ("Next in line: starting …" if job.ahead == 0 else
-                              f"{job.ahead} run{'s' if job.ahead > 1 else ''} ahead of yours …")
+                job.ahead = sum(
+                    1 for other in active if other is not job and (other.state == "running" or _runs_before(other, job))
+                )
+                job.status = (
+                    "Next in line: starting …"
+                    if job.ahead == 0
+                    else f"{job.ahead} run{'s' if job.ahead > 1 else ''} ahead of yours …"
+                )
 
     def _start(self, client, job: TrainingJob) -> None:
         from distributed import Event, Queue
@@ -159,8 +171,16 @@ class JobQueue:
         # Dask does not keep equal priorities in submission order: later jobs get lower ones.
         self.submitted += 1
         order = job.priority * 1_000_000 - self.submitted
-        job._future = client.submit(job.task, *job.args, **job.kwargs, queue_name=queue_name, stop_name=stop_name,
-                                    key=f"{job.kind}-{job.id}", priority=order, pure=False)
+        job._future = client.submit(
+            job.task,
+            *job.args,
+            **job.kwargs,
+            queue_name=queue_name,
+            stop_name=stop_name,
+            key=f"{job.kind}-{job.id}",
+            priority=order,
+            pure=False,
+        )
         threading.Thread(target=self._follow, args=(job, progress), name=f"job-{job.id}", daemon=True).start()
 
     def _follow(self, job: TrainingJob, progress) -> None:

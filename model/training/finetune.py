@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.inference import DenseNet
-from model.metrics import Evaluation, evaluate
+from model.reading.metrics import Evaluation, evaluate
+from model.reading.network import NumpyNetwork
 
 HOLDOUT_SHARE = 0.2
 SAMPLES_SHARE = 1 / 6  # of the training mix, after repetition
@@ -44,8 +44,7 @@ def training_mix(mnist_x, mnist_y, own_x, own_y, seed: int = 0, mnist_subset: in
     if len(own_x) == 0:
         return x, y
     repeats = max(1, int(round(len(x) * SAMPLES_SHARE / (1 - SAMPLES_SHARE) / len(own_x))))
-    return (np.concatenate([x, np.repeat(own_x, repeats, axis=0)]),
-            np.concatenate([y, np.repeat(own_y, repeats)]))
+    return (np.concatenate([x, np.repeat(own_x, repeats, axis=0)]), np.concatenate([y, np.repeat(own_y, repeats)]))
 
 
 @dataclass
@@ -59,14 +58,31 @@ class FineTuneReport:
     test: Evaluation  # the fine-tuned network on the MNIST test set, in full (for its card)
 
     def summary(self) -> dict:
-        return {"held_out_before": self.held_out_before, "held_out_after": self.held_out_after,
-                "mnist_before": self.mnist_before, "mnist_after": self.mnist_after,
-                "trained_on": self.trained_on, "held_out": self.held_out, "mnist_count": self.test.count}
+        return {
+            "held_out_before": self.held_out_before,
+            "held_out_after": self.held_out_after,
+            "mnist_before": self.mnist_before,
+            "mnist_after": self.mnist_after,
+            "trained_on": self.trained_on,
+            "held_out": self.held_out,
+            "mnist_count": self.test.count,
+        }
 
 
-def fine_tune(net: DenseNet, mnist: tuple, samples: tuple, *, epochs: int = 2, learning_rate: float = 3e-4,
-              dropout: float = 0.0, seed: int = 0, augment: bool = True, on_progress=None,
-              should_stop=None, mnist_subset: int = MNIST_SUBSET) -> tuple[DenseNet, FineTuneReport]:
+def fine_tune(
+    net: NumpyNetwork,
+    mnist: tuple,
+    samples: tuple,
+    *,
+    epochs: int = 2,
+    learning_rate: float = 3e-4,
+    dropout: float = 0.0,
+    seed: int = 0,
+    augment: bool = True,
+    on_progress=None,
+    should_stop=None,
+    mnist_subset: int = MNIST_SUBSET,
+) -> tuple[NumpyNetwork, FineTuneReport]:
     """Continue training `net` on MNIST mixed with `samples` = (images uint8, labels, ids).
 
     Returns the fine-tuned network (a new one; `net` is unchanged) and the
@@ -74,14 +90,14 @@ def fine_tune(net: DenseNet, mnist: tuple, samples: tuple, *, epochs: int = 2, l
     """
     import keras
 
-    from model.network import to_keras, train
+    from model.training.keras_ann import to_keras, train
 
     (x_train, y_train), (x_test, y_test) = mnist
     (own_x, own_y), (held_x, held_y) = split_samples(*samples)
     if len(own_x) == 0:
         raise ValueError("Fine-tuning needs at least one sample that is not held out: save a few more.")
 
-    def accuracies(candidate: DenseNet):
+    def accuracies(candidate: NumpyNetwork):
         held = evaluate(candidate.probabilities(held_x / 255.0), held_y).accuracy if len(held_x) else None
         return held, evaluate(candidate.probabilities_batched(x_test / 255.0), y_test)
 
@@ -89,10 +105,20 @@ def fine_tune(net: DenseNet, mnist: tuple, samples: tuple, *, epochs: int = 2, l
     keras.utils.set_random_seed(seed)
     model = to_keras(net, dropout=dropout, learning_rate=learning_rate)
     x, y = training_mix(x_train, y_train, own_x, own_y, seed, mnist_subset)
-    train(model, x, y, epochs=epochs, batch_size=128, seed=seed, augment=augment,
-          on_progress=on_progress, should_stop=should_stop)
-    tuned = DenseNet.from_keras(model)
+    train(
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=128,
+        seed=seed,
+        augment=augment,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
+    tuned = NumpyNetwork.from_keras(model)
     held_after, mnist_after = accuracies(tuned)
-    report = FineTuneReport(held_before, held_after, mnist_before.accuracy, mnist_after.accuracy,
-                            len(own_x), len(held_x), mnist_after)
+    report = FineTuneReport(
+        held_before, held_after, mnist_before.accuracy, mnist_after.accuracy, len(own_x), len(held_x), mnist_after
+    )
     return tuned, report

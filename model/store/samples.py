@@ -4,7 +4,7 @@ Each sample is one file, `<id>.npz`, holding the 28×28 image the network
 was given, the label, the raw canvas strokes (the canvas's JSON) and the
 time. The id is made here (time + random), never from anything a visitor
 typed, so no visitor text becomes a path. Whose folder it is, is decided in
-`model.collection`.
+`model.store.collection`.
 
 Saving costs the same with 10 or 10,000 samples: `index.jsonl` is an
 append-only log (a line per sample added, a line per sample deleted), each
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.atomic import atomic_write_bytes, exclusive, sweep_temporary_files
+from model.store.atomic import atomic_write_bytes, exclusive, sweep_temporary_files
 
 ENV_VAR = "SAMPLES_PATH"
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "data" / "my_digits"
@@ -89,8 +89,9 @@ def validate_image(image) -> np.ndarray:
 
 
 class SampleStore:
-    def __init__(self, folder: str | os.PathLike | None = None, max_samples: int = MAX_SAMPLES,
-                 max_bytes: int = MAX_BYTES):
+    def __init__(
+        self, folder: str | os.PathLike | None = None, max_samples: int = MAX_SAMPLES, max_bytes: int = MAX_BYTES
+    ):
         self.folder = Path(folder) if folder is not None else default_folder()
         self.max_samples, self.max_bytes = max_samples, max_bytes
 
@@ -141,8 +142,11 @@ class SampleStore:
         samples = [self.load(e["id"]) for e in self.entries()]
         if not samples:
             return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8), []
-        return (np.stack([s.image for s in samples]), np.array([s.label for s in samples], np.uint8),
-                [s.id for s in samples])
+        return (
+            np.stack([s.image for s in samples]),
+            np.array([s.label for s in samples], np.uint8),
+            [s.id for s in samples],
+        )
 
     # -- one file for all
 
@@ -221,11 +225,15 @@ class SampleStore:
         with exclusive(self._path(INDEX)):
             entries = self._log().entries
             if len(entries) + len(samples) > self.max_samples:
-                raise SampleError(f"A collection holds at most {self.max_samples:,} samples; this one has "
-                                  f"{len(entries):,}. Delete some first.")
+                raise SampleError(
+                    f"A collection holds at most {self.max_samples:,} samples; this one has "
+                    f"{len(entries):,}. Delete some first."
+                )
             if sum(e["bytes"] for e in entries.values()) + sum(map(len, encoded)) > self.max_bytes:
-                raise SampleError(f"A collection holds at most {self.max_bytes >> 20} MB of samples; "
-                                  "this one is full. Delete some first.")
+                raise SampleError(
+                    f"A collection holds at most {self.max_bytes >> 20} MB of samples; "
+                    "this one is full. Delete some first."
+                )
             written = []
             try:
                 for sample, data in zip(samples, encoded):
@@ -316,9 +324,13 @@ class _Log:
         if isinstance(record.get("deleted"), str):
             self.entries.pop(record["deleted"], None)
             self.deleted.add(record["deleted"])
-        elif (isinstance(record.get("id"), str) and ID_PATTERN.fullmatch(record["id"])
-              and record.get("label") in range(10) and isinstance(record.get("bytes"), int)
-              and isinstance(record.get("digest"), str)):
+        elif (
+            isinstance(record.get("id"), str)
+            and ID_PATTERN.fullmatch(record["id"])
+            and record.get("label") in range(10)
+            and isinstance(record.get("bytes"), int)
+            and isinstance(record.get("digest"), str)
+        ):
             self.entries[record["id"]] = record
             self.deleted.discard(record["id"])
 
@@ -346,11 +358,11 @@ def read_sample_file(data: bytes, max_samples: int) -> tuple[np.ndarray, np.ndar
         raise not_ours from None
     if "images.npy" not in members or "labels.npy" not in members:
         raise not_ours
-    total = sum(info.file_size for name, info in members.items()
-                if name in ("images.npy", "labels.npy", "strokes.npy"))
+    total = sum(info.file_size for name, info in members.items() if name in ("images.npy", "labels.npy", "strokes.npy"))
     if total > MAX_IMPORT_BYTES:
-        raise SampleError(f"The file unpacks to {total >> 20} MB; a file of samples is at most "
-                          f"{MAX_IMPORT_BYTES >> 20} MB unpacked.")
+        raise SampleError(
+            f"The file unpacks to {total >> 20} MB; a file of samples is at most {MAX_IMPORT_BYTES >> 20} MB unpacked."
+        )
 
     def member(name: str, allowed: str, shape_ok, max_len: int | None = None) -> np.ndarray:
         info = members[name]
@@ -359,14 +371,16 @@ def read_sample_file(data: bytes, max_samples: int) -> tuple[np.ndarray, np.ndar
                 version = np.lib.format.read_magic(stream)
                 if version not in ((1, 0), (2, 0)):
                     raise not_ours
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
+                read_header = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )
                 shape, fortran, dtype = read_header(stream)
             if max_len is not None and shape and shape[0] > max_len:
                 raise SampleError(f"The file holds {shape[0]:,} samples; a collection holds at most {max_len:,}.")
             if dtype.kind not in allowed or dtype.hasobject or not shape_ok(shape):
-                raise SampleError(f"The file's {name[:-4]} have shape {shape} and type {dtype}, which a file "
-                                  "of samples never has.")
+                raise SampleError(
+                    f"The file's {name[:-4]} have shape {shape} and type {dtype}, which a file of samples never has."
+                )
             if int(np.prod(shape)) * dtype.itemsize > info.file_size:
                 raise not_ours  # the header promises more than the member holds
             with archive.open(info) as stream:
@@ -379,8 +393,7 @@ def read_sample_file(data: bytes, max_samples: int) -> tuple[np.ndarray, np.ndar
 
     images = member("images.npy", "u", lambda s: len(s) == 3 and s[1:] == (28, 28), max_len=max_samples)
     labels = member("labels.npy", "iu", lambda s: s == (len(images),))
-    strokes = (member("strokes.npy", "U", lambda s: s == (len(images),))
-               if "strokes.npy" in members else None)
+    strokes = member("strokes.npy", "U", lambda s: s == (len(images),)) if "strokes.npy" in members else None
     if images.dtype != np.uint8:
         raise SampleError("The file's images are not 8-bit pixels (0-255).")
     for label in labels:
@@ -394,8 +407,13 @@ def new_id() -> str:
 
 
 def _new_sample(image, label, strokes) -> Sample:
-    return Sample(new_id(), validate_label(label), validate_image(image), _checked_strokes(strokes),
-                  datetime.now(UTC).isoformat(timespec="seconds"))
+    return Sample(
+        new_id(),
+        validate_label(label),
+        validate_image(image),
+        _checked_strokes(strokes),
+        datetime.now(UTC).isoformat(timespec="seconds"),
+    )
 
 
 def _checked_id(sample_id: str) -> str:
@@ -410,8 +428,9 @@ def _checked_strokes(strokes) -> dict | None:
     if not isinstance(strokes, dict):
         raise SampleError("Strokes must be the canvas's JSON object.")
     if strokes_size(strokes) > MAX_STROKES_BYTES:
-        raise SampleError(f"The drawing's strokes are larger than {MAX_STROKES_BYTES >> 10} kB; "
-                          "a digit needs far less.")
+        raise SampleError(
+            f"The drawing's strokes are larger than {MAX_STROKES_BYTES >> 10} kB; a digit needs far less."
+        )
     return strokes
 
 
@@ -434,8 +453,13 @@ def _digest(image: np.ndarray, label: int) -> str:
 
 
 def _entry(sample: Sample, size: int) -> dict:
-    return {"id": sample.id, "label": sample.label, "created": sample.created, "bytes": size,
-            "digest": _digest(sample.image, sample.label)}
+    return {
+        "id": sample.id,
+        "label": sample.label,
+        "created": sample.created,
+        "bytes": size,
+        "digest": _digest(sample.image, sample.label),
+    }
 
 
 def _last_byte(path: Path) -> bytes:
@@ -446,8 +470,13 @@ def _last_byte(path: Path) -> bytes:
 
 def _encode(sample: Sample) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, image=sample.image, label=np.uint8(sample.label),
-                        strokes=np.array(json.dumps(sample.strokes)), created=np.array(sample.created))
+    np.savez_compressed(
+        buffer,
+        image=sample.image,
+        label=np.uint8(sample.label),
+        strokes=np.array(json.dumps(sample.strokes)),
+        created=np.array(sample.created),
+    )
     return buffer.getvalue()
 
 

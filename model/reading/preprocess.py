@@ -172,13 +172,9 @@ def _validated(image: np.ndarray) -> np.ndarray:
     arr = np.asarray(image)
     shape_ok = arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))
     if not shape_ok:
-        raise ValueError(
-            f"Expected a grayscale (H, W) or RGB/RGBA (H, W, 3|4) image, got shape {arr.shape}."
-        )
+        raise ValueError(f"Expected a grayscale (H, W) or RGB/RGBA (H, W, 3|4) image, got shape {arr.shape}.")
     if min(arr.shape[:2]) < 8 or max(arr.shape[:2]) > MAX_SIDE:
-        raise ValueError(
-            f"Image of {arr.shape[1]}×{arr.shape[0]} px: each side must be 8 to {MAX_SIDE} px."
-        )
+        raise ValueError(f"Image of {arr.shape[1]}×{arr.shape[0]} px: each side must be 8 to {MAX_SIDE} px.")
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.bool_:

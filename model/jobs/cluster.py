@@ -62,8 +62,10 @@ def get_client():
                 atexit.register(close_client)  # the scheduler and workers go when the server does
         except (OSError, TimeoutError) as error:
             where = f"the training cluster at {address}" if address else "a local training cluster"
-            raise ClusterUnavailable(f"Training is unavailable: {where} could not be reached or started "
-                                     f"({type(error).__name__}). Drawing works as before.") from None
+            raise ClusterUnavailable(
+                f"Training is unavailable: {where} could not be reached or started "
+                f"({type(error).__name__}). Drawing works as before."
+            ) from None
         return _client
 
 
@@ -84,14 +86,21 @@ def local_cluster(n_workers: int | None = None, env: dict | None = None):
     # Dask starts workers with OMP_NUM_THREADS=1 (right for many small tasks);
     # a worker here runs one TensorFlow job on its share of the cores.
     threads = str(max(1, cores // n_workers))
-    # Training yields the cores to the web server on the same machine (`model.tasks.lower_priority`).
-    env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
-           "TRAINING_NICE": str(LOCAL_WORKER_NICE), **(env or {})}
+    # Training yields the cores to the web server on the same machine (`model.jobs.tasks.lower_priority`).
+    env = {
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "TRAINING_NICE": str(LOCAL_WORKER_NICE),
+        **(env or {}),
+    }
     return SubprocessCluster(
-        n_workers=n_workers, threads_per_worker=1,
+        n_workers=n_workers,
+        threads_per_worker=1,
         dashboard_address=os.environ.get("DASK_DASHBOARD_ADDRESS"),
         scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
-        worker_kwargs={"env": env}, silence_logs=logging.ERROR,
+        worker_kwargs={"env": env},
+        silence_logs=logging.ERROR,
     )
 
 

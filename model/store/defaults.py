@@ -9,11 +9,11 @@ pair kept in the history instead, and says so.
 
 Every save first copies the current pair into `<name>.history/`, and the
 last `KEEP` are kept there, so the owner can roll back (`restore`, on the
-page or `python -m model.defaults rollback`). Writes and reads of the pair
+page or `python -m model.store.defaults rollback`). Writes and reads of the pair
 take the folder's lock, so a reader never sees half of a save.
 
 No TensorFlow here: the network arrives as the bytes of a `.keras` file
-(made by a training worker) and is read back with `model.inference`.
+(made by a training worker) and is read back with `model.reading.network`.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from model.atomic import atomic_write_bytes, atomic_write_json, exclusive, sweep_temporary_files
-from model.card import card_path, checked_card
-from model.inference import MAX_FILE_BYTES, DenseNet, ModelFileError
+from model.reading.network import MAX_FILE_BYTES, ModelFileError, NumpyNetwork
+from model.store.atomic import atomic_write_bytes, atomic_write_json, exclusive, sweep_temporary_files
+from model.store.card import card_path, checked_card
 
 KEEP = 5  # earlier defaults kept for rollback
 SHIPPED = Path(__file__).resolve().parent / "mnist_ann.keras"
@@ -37,7 +37,7 @@ SHIPPED = Path(__file__).resolve().parent / "mnist_ann.keras"
 
 @dataclass(frozen=True)
 class Default:
-    net: DenseNet
+    net: NumpyNetwork
     card: dict
     name: str  # "current", or the history entry it was read from
     problem: str | None = None  # why the current default was not used, if it was not
@@ -71,8 +71,7 @@ def history(path: str | os.PathLike) -> list[Entry]:
     folder = history_folder(path)
     if not folder.is_dir():
         return []
-    return [Entry(p.stem, p) for p in sorted(folder.glob("*.keras"), reverse=True)
-            if not p.name.startswith(".")]
+    return [Entry(p.stem, p) for p in sorted(folder.glob("*.keras"), reverse=True) if not p.name.startswith(".")]
 
 
 def save_default(path: str | os.PathLike, keras_bytes: bytes, card: dict) -> None:
@@ -82,7 +81,7 @@ def save_default(path: str | os.PathLike, keras_bytes: bytes, card: dict) -> Non
     disk, say) leaves the current default in place.
     """
     path = Path(path)
-    DenseNet.from_keras_bytes(keras_bytes, "the new network")  # refuse what could not be read back
+    NumpyNetwork.from_keras_bytes(keras_bytes, "the new network")  # refuse what could not be read back
     with exclusive(path):
         _archive_current(path)
         _write_pair(path, keras_bytes, card)
@@ -124,8 +123,12 @@ def load_default(path: str | os.PathLike) -> Default:
                 net = _check_pair(data, card, entry.name)
             except ModelFileError:
                 continue
-            return Default(net, card or {}, entry.name,
-                           f"{problem} Using the previous default, saved {entry.saved}, until the owner fixes it.")
+            return Default(
+                net,
+                card or {},
+                entry.name,
+                f"{problem} Using the previous default, saved {entry.saved}, until the owner fixes it.",
+            )
     raise ModelFileError(problem)
 
 
@@ -167,12 +170,13 @@ def _read_pair(path: Path) -> tuple[bytes, dict | None]:
     return data, card
 
 
-def _check_pair(data: bytes, card: dict | None, name: str) -> DenseNet:
+def _check_pair(data: bytes, card: dict | None, name: str) -> NumpyNetwork:
     expected = (card or {}).get("model_sha256")
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
-        raise ModelFileError(f"The default network and its card do not match ({name} was changed "
-                             "or its save was cut short).")
-    return DenseNet.from_keras_bytes(data, name)
+        raise ModelFileError(
+            f"The default network and its card do not match ({name} was changed or its save was cut short)."
+        )
+    return NumpyNetwork.from_keras_bytes(data, name)
 
 
 def _write_pair(path: Path, data: bytes, card: dict) -> None:
@@ -205,12 +209,13 @@ def _prune(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m model.defaults list | rollback [NAME]`: the owner's command line for the default."""
-    parser = argparse.ArgumentParser(prog="python -m model.defaults", description=main.__doc__)
+    """`python -m model.store.defaults list | rollback [NAME]`: the owner's command line for the default."""
+    parser = argparse.ArgumentParser(prog="python -m model.store.defaults", description=main.__doc__)
     parser.add_argument("action", choices=["list", "rollback"])
     parser.add_argument("name", nargs="?", help="the history entry to restore (default: the newest)")
-    parser.add_argument("--model", default=None, help="the default network's file (default: MODEL_PATH "
-                        "or model/mnist_ann.keras)")
+    parser.add_argument(
+        "--model", default=None, help="the default network's file (default: MODEL_PATH or model/mnist_ann.keras)"
+    )
     args = parser.parse_args(argv)
     path = Path(args.model) if args.model else default_path()
     entries = history(path)
@@ -219,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"current: {path} ({current.name}{'; ' + current.problem if current.problem else ''})")
         for entry in entries:
             accuracy = (checked_card(_json(card_path(entry.path))) or {}).get("test", {}).get("accuracy")
-            print(f"{entry.name}  saved {entry.saved}  test accuracy "
-                  f"{f'{accuracy:.2%}' if accuracy is not None else '–'}")
+            print(
+                f"{entry.name}  saved {entry.saved}  test accuracy {f'{accuracy:.2%}' if accuracy is not None else '–'}"
+            )
         return 0
     name = args.name or (entries[0].name if entries else None)
     if name is None:

@@ -1,6 +1,6 @@
 """Look inside a trained network: what each layer does with a drawing, and why it answers as it does.
 
-All of it is NumPy on the network's weights (`DenseNet`): a Dense ReLU
+All of it is NumPy on the network's weights (`NumpyNetwork`): a Dense ReLU
 network's activations are a few matrix products, and its gradients follow
 from the same products in reverse, so nothing here needs TensorFlow and
 none of it runs unless a visitor opens the panel.
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.inference import DenseNet
+from model.reading.network import NumpyNetwork
 
 
-def activations(net: DenseNet, image: np.ndarray) -> list[np.ndarray]:
+def activations(net: NumpyNetwork, image: np.ndarray) -> list[np.ndarray]:
     """Each hidden layer's ReLU output for one (28, 28) image, input side first."""
     x = np.asarray(image, np.float32).reshape(-1)
     layers = []
@@ -39,12 +39,12 @@ def strongest_units(layer: np.ndarray, count: int = 8) -> np.ndarray:
     return order[layer[order] > 0]
 
 
-def unit_weights(net: DenseNet, units) -> np.ndarray:
+def unit_weights(net: NumpyNetwork, units) -> np.ndarray:
     """(len(units), 28, 28): the incoming weights of first-layer units, as images."""
     return net.kernels[0][:, np.asarray(units, dtype=int)].T.reshape(-1, 28, 28)
 
 
-def logits_and_gradients(net: DenseNet, images: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
+def logits_and_gradients(net: NumpyNetwork, images: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
     """Score (pre-softmax) of class `target` for each of (N, 28, 28) images, and its gradient by pixel."""
     x = np.asarray(images, np.float32).reshape(len(images), -1)
     masks = []
@@ -59,7 +59,7 @@ def logits_and_gradients(net: DenseNet, images: np.ndarray, target: int) -> tupl
     return scores, grad.reshape(-1, 28, 28)
 
 
-def saliency(net: DenseNet, image: np.ndarray, target: int, steps: int = 32) -> np.ndarray:
+def saliency(net: NumpyNetwork, image: np.ndarray, target: int, steps: int = 32) -> np.ndarray:
     """Integrated gradients of class `target`'s score over a (28, 28) image, from a blank baseline."""
     image = np.asarray(image, np.float32)
     alphas = (np.arange(steps, dtype=np.float32) + 0.5) / steps  # midpoint rule along the path
@@ -67,7 +67,7 @@ def saliency(net: DenseNet, image: np.ndarray, target: int, steps: int = 32) -> 
     return image * grads.mean(axis=0)
 
 
-def misclassified(net: DenseNet, images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+def misclassified(net: NumpyNetwork, images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Where a network fails on a labelled set: indices, true and predicted digits, confidence."""
     probabilities = net.probabilities_batched(np.asarray(images, np.float32) / 255.0)
     predicted = probabilities.argmax(axis=1)

@@ -6,7 +6,7 @@ spends ~40 ms of framework overhead per call, and it lets the app show its
 first prediction without waiting seconds for TensorFlow to import. Dropout is
 the identity at inference, so it has no part here.
 
-`DenseNet.load` reads a `.keras` file directly (a zip holding `config.json`
+`NumpyNetwork.load` reads a `.keras` file directly (a zip holding `config.json`
 and `model.weights.h5`). It checks the architecture in the config and reads
 arrays only, so it can run no code from the file; anything that is not this
 project's kind of network is refused with a message.
@@ -32,7 +32,7 @@ class ModelFileError(Exception):
 
 
 @dataclass(frozen=True, eq=False)
-class DenseNet:
+class NumpyNetwork:
     """Kernels (n_in, n_out) and biases (n_out,) of each Dense layer, input to output."""
 
     kernels: tuple[np.ndarray, ...]
@@ -54,18 +54,18 @@ class DenseNet:
             raise ModelFileError(f"The last layer has {n_in} outputs, expected {CLASSES}.")
 
     @classmethod
-    def from_arrays(cls, weights: list[np.ndarray]) -> DenseNet:
+    def from_arrays(cls, weights: list[np.ndarray]) -> NumpyNetwork:
         """From Keras's `model.get_weights()` order: kernel, bias, kernel, bias, …"""
         arrays = [np.ascontiguousarray(w, dtype=np.float32) for w in weights]
         return cls(tuple(arrays[0::2]), tuple(arrays[1::2]))
 
     @classmethod
-    def from_keras(cls, model) -> DenseNet:
+    def from_keras(cls, model) -> NumpyNetwork:
         return cls.from_arrays(model.get_weights())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> DenseNet:
-        """Read a `.keras` file saved by `model.network.save_model`, without TensorFlow."""
+    def load(cls, path: str | os.PathLike) -> NumpyNetwork:
+        """Read a `.keras` file saved by `model.training.keras_ann.save_model`, without TensorFlow."""
         try:
             size = os.path.getsize(path)
         except OSError:
@@ -80,7 +80,7 @@ class DenseNet:
         return cls.from_keras_bytes(data, str(path))
 
     @classmethod
-    def from_keras_bytes(cls, data: bytes, where: str = "the model") -> DenseNet:
+    def from_keras_bytes(cls, data: bytes, where: str = "the model") -> NumpyNetwork:
         """The network in the bytes of a `.keras` file; `where` names it in messages."""
         if len(data) > MAX_FILE_BYTES:
             raise ModelFileError(f"{where} is {len(data) >> 20} MB, larger than any network this app makes.")
@@ -125,9 +125,7 @@ class DenseNet:
 
     def probabilities_batched(self, images: np.ndarray, batch: int = 2048) -> np.ndarray:
         """`probabilities` over many images in slices, to bound memory on the test set."""
-        return np.concatenate(
-            [self.probabilities(images[i : i + batch]) for i in range(0, len(images), batch)]
-        )
+        return np.concatenate([self.probabilities(images[i : i + batch]) for i in range(0, len(images), batch)])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -185,9 +183,7 @@ def _read_h5_weights(data: bytes, n_dense: int, where: str) -> list[np.ndarray]:
     try:
         with h5py.File(io.BytesIO(data), "r") as h5:
             return [
-                np.array(h5[f"layers/{group}/vars/{index}"], dtype=np.float32)
-                for group in groups
-                for index in (0, 1)
+                np.array(h5[f"layers/{group}/vars/{index}"], dtype=np.float32) for group in groups for index in (0, 1)
             ]
     except (KeyError, OSError) as error:
         raise ModelFileError(f"{where}: the weights file lacks a Dense layer's arrays ({error}).") from None

@@ -1,0 +1,1 @@
+"""The reading path: drawing → MNIST-style image → network in NumPy → probabilities. No TensorFlow."""
