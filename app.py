@@ -17,9 +17,11 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
+from model.reading.metrics import best_two
 from model.reading.preprocess import DrawingError, read_png, to_mnist
+from ui import keys
 from ui.access import is_owner
-from ui.session import active_network, housekeeping
+from ui.session import Network, active_network, housekeeping
 from ui.training import sidebar
 
 CANVAS_SIDE = 280
@@ -36,8 +38,8 @@ st.set_page_config(page_title="Read my digit", page_icon="✍️", layout="wide"
 housekeeping()
 
 
-def draw_and_predict() -> np.ndarray | None:
-    """The main loop: the canvas, and beside it what the network reads. Returns the 28×28 input, if any."""
+def draw_and_predict() -> tuple[Network | None, np.ndarray | None]:
+    """The main loop: the canvas, and beside it what the network reads. Returns the network and the 28×28 input."""
     st.title("✍️ Read my digit")
     st.write(
         "Draw a digit: a neural network trained on MNIST reads it as you draw. "
@@ -46,14 +48,14 @@ def draw_and_predict() -> np.ndarray | None:
     canvas_column, result_column = st.columns([1, 1.35], gap="large")
     with canvas_column:
         canvas = st_canvas(
-            stroke_width=st.session_state.get("brush", DEFAULT_BRUSH),
+            stroke_width=st.session_state.get(keys.BRUSH, DEFAULT_BRUSH),
             stroke_color="#000000",
             background_color="",  # transparent: the ink is the alpha channel, fastest to read
             width=CANVAS_SIDE,
             height=CANVAS_SIDE,
             drawing_mode="freedraw",
             return_image_data=True,
-            key="canvas",
+            key=keys.CANVAS,
         )
         # The canvas's own toolbar (undo, redo, clear) appears just above it on hover.
         st.caption("Undo, redo and clear: hover over the box, top right.")
@@ -61,42 +63,41 @@ def draw_and_predict() -> np.ndarray | None:
             "Brush width",
             6,
             40,
-            key="brush",
+            key=keys.BRUSH,
             value=DEFAULT_BRUSH,
             help="About 18 px gives strokes as thick as MNIST's for a digit that fills the box.",
         )
     network = active_network()  # after the canvas: the visitor can start drawing while it loads
     with result_column:
         if network is None:
-            st.error(f"No network to read with: {st.session_state.get('model_error')} Train one in the sidebar.")
-            if is_owner() and st.session_state.get("model_error_detail"):
-                st.caption(f"For the owner: {st.session_state.model_error_detail}")
-            return None
+            st.error(f"No network to read with: {st.session_state.get(keys.MODEL_ERROR)} Train one in the sidebar.")
+            if is_owner() and st.session_state.get(keys.MODEL_ERROR_DETAIL):
+                st.caption(f"For the owner: {st.session_state[keys.MODEL_ERROR_DETAIL]}")
+            return network, None
         try:
             png = canvas.image_bytes
             digit_image = to_mnist(read_png(png, MAX_DRAWING_SIDE)) if png else None
         except (DrawingError, ValueError) as error:
             st.warning(f"This drawing could not be read: {error} Clear the box and draw again.")
-            return None
+            return network, None
         if digit_image is None:
             st.info(
                 "**Draw a digit** (0–9) in the box, as large as you like. The network reads it "
                 "as soon as you lift the pen."
             )
-            return None
+            return network, None
         show_prediction(network.net.probabilities(digit_image), digit_image)
         from ui.handwriting import correction
 
         correction(digit_image, canvas.json_data)
-    return digit_image
+    return network, digit_image
 
 
 def show_prediction(probabilities: np.ndarray, digit_image: np.ndarray) -> None:
     from ui.bars import probability_bars
     from ui.pictures import enlarge
 
-    ranked = np.argsort(probabilities)[::-1]
-    best, runner_up = int(ranked[0]), int(ranked[1])
+    best, runner_up = best_two(probabilities)
     metric_column, image_column = st.columns([1, 1])
     metric_column.metric(
         "Prediction", str(best), delta=f"{probabilities[best]:.1%} sure", delta_color="off", delta_arrow="off"
@@ -110,12 +111,11 @@ def show_prediction(probabilities: np.ndarray, digit_image: np.ndarray) -> None:
     st.html(probability_bars(probabilities, best))
 
 
-def explore(digit_image: np.ndarray | None) -> None:
+def explore(network: Network | None, digit_image: np.ndarray | None) -> None:
     """The panels for learners, computed only when one is open."""
-    network = active_network()
     if network is None:
         return
-    view = st.segmented_control("Look closer", EXPLORE, key="explore")
+    view = st.segmented_control("Look closer", EXPLORE, key=keys.EXPLORE)
     if view == EXPLORE[0]:
         from ui.inside import inside_the_network
 
@@ -133,7 +133,7 @@ def explore(digit_image: np.ndarray | None) -> None:
 @st.fragment
 def reading() -> None:
     """A stroke reruns only this part of the page (canvas, prediction, panels), not the sidebar."""
-    explore(draw_and_predict())
+    explore(*draw_and_predict())
 
 
 reading()

@@ -16,11 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from model.config import CLI_LIMITS, TrainConfig
+from model.config import CLI_LIMITS, OPTIONS, Option, TrainConfig, number
 from model.store.atomic import check_writable
-from model.store.data import MnistUnavailable, file_sha256, load_mnist, mnist_source
-
-DEFAULTS = TrainConfig()
+from model.store.data import MnistUnavailable, load_mnist, mnist_source, provenance
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -30,6 +28,27 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def add_option(parser: argparse.ArgumentParser, option: Option) -> None:
+    """A training option (model.config.OPTIONS) as a flag: its type from its default, its bounds in its help."""
+    default = option.default
+    text = option.help
+    if option.low is not None:
+        low, high = option.bounds(CLI_LIMITS)
+        text += f"; {number(low)} to {number(high)}"
+    if isinstance(default, bool):
+        text += f" (default: {'on' if default else 'off'})"
+        parser.add_argument(option.flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+    elif isinstance(default, tuple):
+        text += (
+            f" (default: {' '.join(map(str, default))}); 1 to {CLI_LIMITS.max_layers} layers of 1 to "
+            f"{CLI_LIMITS.max_units} units"
+        )
+        parser.add_argument(option.flag, type=int, nargs="+", default=default, metavar="UNITS", help=text)
+    else:
+        text += f" (default: {default})"
+        parser.add_argument(option.flag, type=type(default), default=default, help=text)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = OneLineParser(
         prog="train.py",
@@ -37,69 +56,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "with a JSON model card beside it.",
     )
     add = parser.add_argument
-    add(
-        "--hidden",
-        type=int,
-        nargs="+",
-        default=list(DEFAULTS.hidden),
-        metavar="UNITS",
-        help=f"units of each hidden layer, input side first (default: {' '.join(map(str, DEFAULTS.hidden))}); "
-        f"1 to {CLI_LIMITS.max_layers} layers of 1 to {CLI_LIMITS.max_units} units",
-    )
-    add(
-        "--epochs",
-        type=int,
-        default=DEFAULTS.epochs,
-        help=f"passes over the training data (default: {DEFAULTS.epochs}; 1 to {CLI_LIMITS.max_epochs})",
-    )
-    add(
-        "--batch-size",
-        type=int,
-        default=DEFAULTS.batch_size,
-        help=f"images per gradient step (default: {DEFAULTS.batch_size})",
-    )
-    add(
-        "--dropout",
-        type=float,
-        default=DEFAULTS.dropout,
-        help=f"dropout rate after each hidden layer, 0 to 0.8 (default: {DEFAULTS.dropout})",
-    )
-    add(
-        "--learning-rate",
-        type=float,
-        default=DEFAULTS.learning_rate,
-        help=f"Adam's learning rate (default: {DEFAULTS.learning_rate})",
-    )
-    add(
-        "--seed",
-        type=int,
-        default=DEFAULTS.seed,
-        help="random seed for weights, shuffling and the validation split; same seed, same network "
-        f"(default: {DEFAULTS.seed})",
-    )
-    add(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULTS.augment,
-        help="distort every batch afresh (rotation, shear, scale, shift, elastic, stroke thickness) so the "
-        "network reads drawings, not only MNIST; slower per epoch, needs more epochs (default: off)",
-    )
-    add(
-        "--redraw",
-        type=int,
-        default=DEFAULTS.redraw,
-        metavar="COUNT",
-        help="add COUNT training digits redrawn as the canvas draws them, with random brush widths and "
-        "the writing styles MNIST lacks: flagged 1s, crossed 7s, curled 9s, open 4s (model/training/styles.py; "
-        f"about 1.5 ms each before training starts; default: {DEFAULTS.redraw}, at most {CLI_LIMITS.max_redraw:,})",
-    )
-    add(
-        "--validation-split",
-        type=float,
-        default=DEFAULTS.validation_split,
-        help="share of the training images held out to validate after each epoch "
-        f"(default: {DEFAULTS.validation_split})",
-    )
+    for option in OPTIONS:
+        add_option(parser, option)
     add(
         "--data",
         metavar="PATH",
@@ -123,17 +81,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
 
-    args.config = TrainConfig(
-        hidden=tuple(args.hidden),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        dropout=args.dropout,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        augment=args.augment,
-        validation_split=args.validation_split,
-        redraw=args.redraw,
-    )
+    given = {option.field: getattr(args, option.field) for option in OPTIONS}
+    args.config = TrainConfig(**{field: tuple(v) if isinstance(v, list) else v for field, v in given.items()})
     problems = args.config.problems(CLI_LIMITS)
     if problems:
         parser.error(" ".join(problems))
@@ -175,8 +124,9 @@ def print_result(result, started: float) -> None:
 
 def own_samples(folder: str, mnist) -> dict:
     """A person's samples: the held-out fifth aside, the rest mixed into MNIST's training split."""
+    from model.store.holdout import split_samples
     from model.store.samples import SampleStore
-    from model.training.finetune import split_samples, training_mix
+    from model.training.finetune import training_mix
 
     images, labels, ids = SampleStore(folder).arrays()
     (own_x, own_y), (held_x, held_y) = split_samples(images, labels, ids)
@@ -259,16 +209,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if scheduler_address():
         return train_on_cluster(args)
+    from model.training.keras_ann import download_mnist
+
     try:
-        mnist = load_mnist(args.data)
+        mnist = load_mnist(args.data, download=download_mnist)
     except MnistUnavailable as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 1
     source = mnist_source(args.data)
-    data_info = {
-        "source": str(source) if source else "keras.datasets.mnist",
-        "sha256": file_sha256(source) if source else None,
-    }
+    data_info = provenance(source)
 
     extra = own_samples(args.extra, mnist) if args.extra else None
     if extra:

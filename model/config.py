@@ -58,20 +58,17 @@ class TrainConfig:
         for i, units in enumerate(self.hidden, 1):
             if not 1 <= units <= limits.max_units:
                 found.append(f"Hidden layer {i} must have 1 to {limits.max_units} units (got {units}).")
-        if not 1 <= self.epochs <= limits.max_epochs:
-            found.append(f"Epochs must be 1 to {limits.max_epochs} (got {self.epochs}).")
-        if not 1 <= self.batch_size <= limits.max_batch_size:
-            found.append(f"Batch size must be 1 to {limits.max_batch_size} (got {self.batch_size}).")
-        if not 0.0 <= self.dropout <= 0.8:
-            found.append(f"Dropout must be between 0 and 0.8 (got {self.dropout:g}).")
-        if not 1e-5 <= self.learning_rate <= 1.0:
-            found.append(f"Learning rate must be between 0.00001 and 1 (got {self.learning_rate:g}).")
-        if not 0 <= self.seed < 2**31:
-            found.append(f"Seed must be 0 to {2**31 - 1} (got {self.seed}).")
-        if not 0 <= self.redraw <= limits.max_redraw:
-            found.append(f"Redrawn digits must be 0 to {limits.max_redraw:,} (got {self.redraw:,}).")
-        if not 0.0 < self.validation_split <= 0.5:
-            found.append(f"Validation split must be above 0 and at most 0.5 (got {self.validation_split:g}).")
+        for option in OPTIONS:
+            value = getattr(self, option.field)
+            if option.low is None or isinstance(value, (bool, tuple)):
+                continue
+            low, high = option.bounds(limits)
+            if option.low_excluded and not low < value <= high:
+                found.append(
+                    f"{option.label} must be above {number(low)} and at most {number(high)} (got {number(value)})."
+                )
+            elif not low <= value <= high:
+                found.append(f"{option.label} must be {number(low)} to {number(high)} (got {number(value)}).")
         return found
 
     def as_dict(self) -> dict:
@@ -81,17 +78,105 @@ class TrainConfig:
 
     def command(self, out: str = "model/mnist_ann.keras", data: str | None = None) -> str:
         """The `train.py` command line that repeats this run."""
-        words = ["python", "train.py", "--hidden", *map(str, self.hidden)]
-        words += ["--epochs", str(self.epochs), "--batch-size", str(self.batch_size)]
-        words += ["--dropout", f"{self.dropout:g}", "--learning-rate", f"{self.learning_rate:g}"]
-        words += ["--seed", str(self.seed), "--validation-split", f"{self.validation_split:g}"]
-        words += ["--augment" if self.augment else "--no-augment"]
-        if self.redraw:
-            words += ["--redraw", str(self.redraw)]
+        words = ["python", "train.py"]
+        for option in OPTIONS:
+            value = getattr(self, option.field)
+            if isinstance(value, bool):
+                words.append(option.flag if value else f"--no-{option.flag[2:]}")
+            elif isinstance(value, tuple):
+                words += [option.flag, *map(str, value)]
+            else:
+                words += [option.flag, f"{value:g}" if isinstance(value, float) else str(value)]
         if data:
             words += ["--data", data]
         words += ["--out", out]
         return shlex.join(words)
+
+
+def number(value: float) -> str:
+    """1 → "1", 2048 → "2,048", 0.00001 → "0.00001": as a person writes it."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One training option, declared once.
+
+    `train.py`'s flag, the sidebar's widget (`ui.training`), the bounds that
+    `TrainConfig.problems` checks and the reproduce command all come from
+    this; the type comes from `TrainConfig`'s field.
+    """
+
+    field: str  # the TrainConfig field
+    label: str  # the sidebar's label, and the option's name in messages
+    help: str
+    low: float | None = None  # the smallest value allowed (None: checked elsewhere)
+    high: float | str | None = None  # the largest: a number, or the name of a `Limits` field
+    low_excluded: bool = False  # the value must be above `low`
+    on_page: bool = True  # offered in the sidebar (else train.py only)
+    step: float | None = None  # the sidebar's step for a number
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+    @property
+    def default(self):
+        return getattr(TrainConfig(), self.field)
+
+    def bounds(self, limits: Limits) -> tuple[float, float]:
+        high = getattr(limits, self.high) if isinstance(self.high, str) else self.high
+        return self.low, high
+
+
+OPTIONS = (
+    Option("hidden", "Hidden layers", "units of each hidden layer, input side first"),
+    Option("epochs", "Epochs", "passes over the training data", 1, "max_epochs"),
+    Option("batch_size", "Batch size", "images per gradient step", 1, "max_batch_size"),
+    Option(
+        "learning_rate",
+        "Learning rate",
+        "Adam's learning rate at the start; it decays to zero along a cosine",
+        0.00001,
+        1.0,
+        step=0.0005,
+    ),
+    Option("dropout", "Dropout", "share of each hidden layer's units dropped while training", 0.0, 0.8, step=0.05),
+    Option(
+        "seed",
+        "Random seed",
+        "for the weights, the shuffling and the validation split: same seed, same network",
+        0,
+        2**31 - 1,
+    ),
+    Option(
+        "augment",
+        "Augment",
+        "distort every batch afresh (rotation, slant, size, shift, elastic wobble, stroke thickness): "
+        "reads drawings better, takes longer per epoch",
+    ),
+    Option(
+        "validation_split",
+        "Validation split",
+        "share of the training images held out to validate after each epoch",
+        0.0,
+        0.5,
+        low_excluded=True,
+        on_page=False,
+    ),
+    Option(
+        "redraw",
+        "Redrawn digits",
+        "training digits redrawn as the canvas draws them, with random brush widths and the writing styles "
+        "MNIST lacks: flagged 1s, crossed 7s, curled 9s, open 4s (model/training/styles.py; about 1.5 ms "
+        "each before training starts)",
+        0,
+        "max_redraw",
+        on_page=False,
+    ),
+)
 
 
 # What the app's sidebar offers before anyone changes it: small and quick

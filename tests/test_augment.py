@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from model.reading.network import NumpyNetwork
 from model.training.augment import Distortion, augment, smooth_basis
 
 NONE = Distortion(rotation_degrees=0, shear=0, scale=(1, 1), translate=0, elastic_pixels=0, thicken=0, thin=0)
@@ -110,14 +109,26 @@ def test_elastic_field_is_smooth():
     assert np.abs(np.diff(basis, axis=0)).max() < 0.25  # no jumps between neighbouring pixels
 
 
+# The most each distortion may cost the plain judge, in accuracy points:
+# what it cost when measured, plus a stated margin.
+MEASURED_DROP = {}
+MARGIN = 0.02
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [*ALONE, "all together"])
-def test_distortions_preserve_the_label(name, mnist):
-    """The shipped network still reads distorted MNIST test digits: the digit did not change."""
-    net = NumpyNetwork.load("model/mnist_ann.keras")
+def test_distortions_preserve_the_label(name, mnist, plain_network):
+    """A network that never saw a distortion still reads distorted MNIST test digits: the digit did not change.
+
+    The judge is trained without augmentation (conftest `plain_network`), so
+    it cannot have learnt to read through the distortions it judges.
+    """
+    net = plain_network
     (_, _), (x_test, y_test) = mnist
     images, labels = x_test[:2000] / 255.0, y_test[:2000]
     distortion = ALONE.get(name, Distortion())
     distorted = run(images, distortion, (3, 4))
     before = (net.probabilities(images).argmax(axis=1) == labels).mean()
     after = (net.probabilities(distorted).argmax(axis=1) == labels).mean()
-    assert after >= before - 0.02, f"{name}: {before:.3f} → {after:.3f}"
+    print(f"{name}: {before:.4f} → {after:.4f}")
+    assert after >= before - MEASURED_DROP[name] - MARGIN, f"{name}: {before:.3f} → {after:.3f}"

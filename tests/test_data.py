@@ -89,10 +89,18 @@ def test_failed_download_says_to_connect_or_set_the_path(monkeypatch):
 
     monkeypatch.delenv("MNIST_PATH", raising=False)
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    from model.training.keras_ann import download_mnist
+
     with pytest.raises(MnistUnavailable) as caught:
-        load_mnist()
+        load_mnist(download=download_mnist)
     assert "connect to the internet" in str(caught.value) and "MNIST_PATH" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_without_a_file_or_a_download_it_says_which_setting_to_set(monkeypatch):
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    with pytest.raises(MnistUnavailable, match="set MNIST_PATH"):
+        load_mnist()
 
 
 def test_sha256_of_a_file(tmp_path):

@@ -51,8 +51,11 @@ def test_drawings_look_like_the_apps_canvas(digits):
     x, y = digits
     for canvas, label in drawn_digits(x, y, count=20, seed=1):
         assert canvas.shape == (CANVAS, CANVAS, 4) and canvas.dtype == np.uint8
-        ink = canvas[:, :, 3] > 0
-        assert not canvas[:, :, 3][~ink].any(), "transparent background"
+        alpha = canvas[:, :, 3]
+        ink = alpha > 0
+        assert (canvas[:, :, :3][ink] == 0).all(), "black ink, as the page's brush"
+        assert (alpha == 0).mean() > 0.5, "on a transparent background"
+        assert ((alpha > 0) & (alpha < 255)).any() and (alpha == 255).any(), "anti-aliased edges, solid strokes"
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
         longer = max(rows[-1] - rows[0], cols[-1] - cols[0])
         assert 0.3 * CANVAS <= longer <= 0.97 * CANVAS, "a digit 35-85% of the canvas (+ brush)"

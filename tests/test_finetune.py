@@ -6,8 +6,9 @@ import pytest
 from bench.digit_styles import styled_digits
 from model.config import TrainConfig
 from model.reading.preprocess import to_mnist
+from model.store.holdout import is_held_out, split_samples
 from model.store.samples import new_id
-from model.training.finetune import fine_tune, is_held_out, split_samples, training_mix
+from model.training.finetune import fine_tune, training_mix
 from model.training.run import fit_network
 
 
@@ -43,7 +44,8 @@ def test_fine_tuning_learns_the_persons_style(tiny_mnist, own_samples):
     )
     (_, _), (held_x, held_y) = split_samples(*own_samples)
     assert report.held_out == len(held_x) > 10
-    assert report.held_out_after >= report.held_out_before + 0.05, report  # here: 72.5% → 85%
+    # Measured 72.5% → 85% (+12.5 points); asked: +5 points, a margin of 7.5 for other machines' rounding.
+    assert report.held_out_after >= report.held_out_before + 0.05, report
     assert report.mnist_after > report.mnist_before - 0.05, "the old skill is kept"
     assert tuned is not base and not np.array_equal(tuned.kernels[0], base.kernels[0])
 

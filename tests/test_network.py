@@ -41,8 +41,16 @@ def test_dropout_follows_each_hidden_layer_when_asked():
     assert "Dropout" not in [type(layer).__name__ for layer in build_ann((32, 16)).layers]
 
 
-def test_learning_rate_is_set():
-    assert float(build_ann((8,), learning_rate=0.005).optimizer.learning_rate) == pytest.approx(0.005)
+def test_train_uses_the_learning_rate_it_is_given(tiny_mnist):
+    (x_train, y_train), _ = tiny_mnist
+    results = {}
+    for rate in (0.0, 0.005):
+        keras.utils.set_random_seed(0)
+        model = build_ann((8,))
+        before = [w.copy() for w in model.get_weights()]
+        train(model, x_train[:256], y_train[:256], epochs=1, batch_size=64, learning_rate=rate)
+        results[rate] = max(np.abs(a - b).max() for a, b in zip(model.get_weights(), before))
+    assert results[0.0] == 0.0 and results[0.005] > 1e-3, results
 
 
 def test_short_training_beats_chance_by_far(tiny_mnist):

@@ -26,3 +26,12 @@ def test_the_page_lowers_pillows_image_size_limit(monkeypatch, tmp_path):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
     AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert Image.MAX_IMAGE_PIXELS == (3 * 280) ** 2
+
+
+def test_the_theme_and_the_pages_colours_agree():
+    import tomllib
+
+    from ui.theme import HIGHLIGHT
+
+    theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
+    assert theme["primaryColor"] == HIGHLIGHT

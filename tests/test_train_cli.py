@@ -32,7 +32,7 @@ def run(*args, env_mnist=None, cwd=ROOT):
         (["--hidden", *["8"] * 9], "1 to 8 hidden layers"),
         (["--epochs", "0"], "Epochs must be 1 to 200"),
         (["--epochs", "1000"], "Epochs must be 1 to 200"),
-        (["--dropout", "1.5"], "Dropout must be between 0 and 0.8"),
+        (["--dropout", "1.5"], "Dropout must be 0 to 0.8"),
         (["--learning-rate", "-1"], "Learning rate"),
         (["--batch-size", "0"], "Batch size"),
         (["--epochs", "ten"], "invalid int value"),

@@ -36,6 +36,7 @@ import streamlit as st
 
 from model.store.collection import CollectionError, account_store, is_token, local_store, new_token, visitor_store
 from model.store.samples import SampleStore
+from ui import keys
 
 TOKEN_PARAM = "samples"
 PASSWORD_TRIES = 5  # per session and per `PASSWORD_WINDOW` seconds
@@ -52,9 +53,9 @@ def secret(key: str, default=None):
 
 def visitor_id() -> str:
     """An opaque id of this browser session, made here (AppTest gives every session the same one)."""
-    if "visitor_id" not in st.session_state:
-        st.session_state.visitor_id = random_secrets.token_hex(16)
-    return st.session_state.visitor_id
+    if keys.VISITOR_ID not in st.session_state:
+        st.session_state[keys.VISITOR_ID] = random_secrets.token_hex(16)
+    return st.session_state[keys.VISITOR_ID]
 
 
 def at_the_server() -> bool:
@@ -97,7 +98,7 @@ def sign_in_available() -> bool:
 
 
 def is_owner() -> bool:
-    if st.session_state.get("owner_password_ok") or at_the_server():
+    if st.session_state.get(keys.OWNER_PASSWORD_OK) or at_the_server():
         return True
     email = signed_in_email()
     admins = secret("admins", []) or []
@@ -110,19 +111,19 @@ def check_password(typed: str) -> bool:
     if not expected or not isinstance(typed, str):
         return False
     now = time.monotonic()
-    tries = [t for t in st.session_state.get("password_tries", []) if now - t < PASSWORD_WINDOW]
+    tries = [t for t in st.session_state.get(keys.PASSWORD_TRIES, []) if now - t < PASSWORD_WINDOW]
     if len(tries) >= PASSWORD_TRIES:
-        st.session_state.password_tries = tries
+        st.session_state[keys.PASSWORD_TRIES] = tries
         return False
-    st.session_state.password_tries = tries + [now]
+    st.session_state[keys.PASSWORD_TRIES] = tries + [now]
     ok = hmac.compare_digest(hashlib.sha256(typed.encode()).digest(), hashlib.sha256(str(expected).encode()).digest())
-    st.session_state.owner_password_ok = ok
+    st.session_state[keys.OWNER_PASSWORD_OK] = ok
     return ok
 
 
 def password_tries_left() -> int:
     now = time.monotonic()
-    return PASSWORD_TRIES - len([t for t in st.session_state.get("password_tries", []) if now - t < PASSWORD_WINDOW])
+    return PASSWORD_TRIES - len([t for t in st.session_state.get(keys.PASSWORD_TRIES, []) if now - t < PASSWORD_WINDOW])
 
 
 def sample_store(create: bool = False) -> SampleStore | None:
@@ -138,7 +139,7 @@ def sample_store(create: bool = False) -> SampleStore | None:
         try:
             return visitor_store(token)
         except CollectionError as error:
-            st.session_state.collection_error = str(error)
+            st.session_state[keys.COLLECTION_ERROR] = str(error)
             if not create:
                 return None
     if at_the_server() and token is None:
@@ -147,7 +148,7 @@ def sample_store(create: bool = False) -> SampleStore | None:
         return None
     token = new_token()
     st.query_params[TOKEN_PARAM] = token
-    st.session_state.collection_error = None
+    st.session_state[keys.COLLECTION_ERROR] = None
     return visitor_store(token)
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from html import escape
 
-HIGHLIGHT = "#e4572e"  # the theme's primary colour
-MUTED = "#9aa5b1"
+from ui.theme import HIGHLIGHT, MUTED
 
 STYLE = """
 <style>
 .probability-bars { font-family: "Source Sans", sans-serif; color: #1f2933; margin: 0.25rem 0 0.5rem 0; }
 .probability-bars .plot { display: flex; gap: 0.45rem; height: 170px; margin-top: 1.2rem;
-  border-bottom: 1px solid #9aa5b1; padding-left: 2.4rem; position: relative; }
+  border-bottom: 1px solid __MUTED__; padding-left: 2.4rem; position: relative; }
 .probability-bars .gridline { position: absolute; left: 2.4rem; right: 0; border-top: 1px dashed #dde3ea; }
 .probability-bars .tick { position: absolute; left: 0; font-size: 0.75rem; color: #616e7c;
   transform: translateY(-50%); }
@@ -30,9 +29,9 @@ STYLE = """
   min-height: 1px; }
 .probability-bars .digits { display: flex; gap: 0.45rem; padding-left: 2.4rem; }
 .probability-bars .digits span { flex: 1; text-align: center; font-size: 1rem; }
-.probability-bars .digits .best { font-weight: 700; color: #e4572e; }
+.probability-bars .digits .best { font-weight: 700; color: __HIGHLIGHT__; }
 </style>
-"""
+""".replace("__HIGHLIGHT__", HIGHLIGHT).replace("__MUTED__", MUTED)
 
 
 def probability_bars(probabilities, predicted: int) -> str:

@@ -9,30 +9,7 @@ from __future__ import annotations
 
 import altair as alt
 
-HIGHLIGHT = "#e4572e"
-MUTED = "#9aa5b1"
-SERIES = {"training": "#1f77b4", "validation": "#e4572e"}
-
-
-def probabilities_chart(probabilities, predicted: int) -> alt.Chart:
-    """Ten bars, digits 0-9 always on the axis, the scale fixed at 0-1, the predicted bar in colour."""
-    rows = [{"digit": str(d), "probability": float(p), "label": f"{p:.0%}"} for d, p in enumerate(probabilities)]
-    base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("digit:N", sort=[str(d) for d in range(10)], title=None, axis=alt.Axis(labelAngle=0, labelFontSize=14)),
-    )
-    bars = base.mark_bar().encode(
-        y=alt.Y(
-            "probability:Q", scale=alt.Scale(domain=[0, 1]), title="probability", axis=alt.Axis(format="%", tickCount=5)
-        ),
-        color=alt.condition(alt.datum.digit == str(predicted), alt.value(HIGHLIGHT), alt.value(MUTED)),
-        tooltip=[alt.Tooltip("digit:N"), alt.Tooltip("probability:Q", format=".1%")],
-    )
-    text = base.mark_text(dy=-8, fontSize=11).encode(
-        y=alt.Y("probability:Q"),
-        text="label:N",
-        opacity=alt.condition(alt.datum.probability >= 0.01, alt.value(1), alt.value(0)),
-    )
-    return (bars + text).properties(height=220)
+from ui.theme import HIGHLIGHT, MUTED, SERIES
 
 
 def curves_chart(points, metric: str) -> alt.Chart:

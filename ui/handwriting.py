@@ -13,9 +13,10 @@ import streamlit as st
 
 from model.store.ratelimit import RateLimit
 from model.store.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
+from ui import keys
 from ui.access import TOKEN_PARAM, has_private_link, sample_store, signed_in_email
 from ui.pictures import enlarge
-from ui.session import Network, mnist_problem
+from ui.session import Network, job_running, mnist_problem
 
 REVIEW = 30  # samples shown for review at once, newest first
 SAVES_PER_MINUTE = 20  # per visitor session: a person correcting readings makes a few
@@ -34,12 +35,12 @@ def correction(digit_image: np.ndarray, strokes: dict | None) -> None:
     st.pills(
         "Wrong? This is a …",
         list(range(10)),
-        key="correct",
+        key=keys.CORRECT,
         on_change=save_correction,
         args=(digit_image, strokes),
         help="Saves this drawing with the right label to your samples (see Teach it your handwriting, below).",
     )
-    saved = st.session_state.get("saved_sample")  # (label, the drawing it was given to, note)
+    saved = st.session_state.get(keys.SAVED_SAMPLE)  # (label, the drawing it was given to, note)
     samples = sample_store()
     total = sum(samples.counts()) if samples is not None else 0
     if saved and saved[1] == digit_image.tobytes():
@@ -49,14 +50,14 @@ def correction(digit_image: np.ndarray, strokes: dict | None) -> None:
 
 
 def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
-    label = st.session_state.get("correct")
+    label = st.session_state.get(keys.CORRECT)
     if label is None:
         return
     # Unselect at once: the row is for the next drawing, and a selection left
     # standing would be sent again with every later rerun.
-    st.session_state.correct = None
-    st.session_state.saved_sample = None
-    rate = limit("save_rate", SAVES_PER_MINUTE)
+    st.session_state[keys.CORRECT] = None
+    st.session_state[keys.SAVED_SAMPLE] = None
+    rate = limit(keys.SAVE_RATE, SAVES_PER_MINUTE)
     if not rate.allow():
         st.toast(f"That is many samples at once: wait {rate.wait():.0f} s before saving another.")
         return
@@ -65,7 +66,7 @@ def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
         strokes, note = None, " (the drawing alone: its strokes were too long to keep)"
     try:
         sample_store(create=True).add(digit_image, label, strokes)
-        st.session_state.saved_sample = (label, digit_image.tobytes(), note)
+        st.session_state[keys.SAVED_SAMPLE] = (label, digit_image.tobytes(), note)
     except SampleError as error:
         st.toast(f"Could not save the sample: {error}")
     except OSError as error:
@@ -85,8 +86,8 @@ def teach_panel(network: Network) -> None:
         "are kept aside to check what fine-tuning learnt."
     )
     st.caption(whose_samples(samples))
-    if st.session_state.get("collection_error"):
-        st.warning(st.session_state.collection_error)
+    if st.session_state.get(keys.COLLECTION_ERROR):
+        st.warning(st.session_state[keys.COLLECTION_ERROR])
     if samples is not None and samples.damaged():
         st.warning(
             f"{len(samples.damaged())} damaged sample files could not be read; they were set aside and are not used."
@@ -163,9 +164,9 @@ def exchange(samples: SampleStore | None) -> None:
             max_upload_size=MAX_IMPORT_MB,
             help=f"A file exported by this app (at most {MAX_IMPORT_MB} MB).",
         )
-    if upload is not None and st.session_state.get("imported") != upload.file_id:
-        st.session_state.imported = upload.file_id
-        rate = limit("import_rate", IMPORTS_PER_MINUTE)
+    if upload is not None and st.session_state.get(keys.IMPORTED) != upload.file_id:
+        st.session_state[keys.IMPORTED] = upload.file_id
+        rate = limit(keys.IMPORT_RATE, IMPORTS_PER_MINUTE)
         if upload.size > MAX_IMPORT_MB << 20:
             st.error(f"That file is larger than {MAX_IMPORT_MB} MB; an export of samples is far smaller.")
         elif not rate.allow():
@@ -184,12 +185,11 @@ def exchange(samples: SampleStore | None) -> None:
 
 def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
     from model.jobs.tasks import fine_tune_task
-    from model.training.finetune import is_held_out
+    from model.store.holdout import is_held_out
     from ui.training import submit
 
     trainable = sum(not is_held_out(e["id"]) for e in samples.entries()) if samples is not None else 0
-    job = st.session_state.get("job")
-    running = job is not None and not job.finished
+    running = job_running()
     problem = mnist_problem()
     if problem:
         st.warning(problem)

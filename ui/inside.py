@@ -10,8 +10,9 @@ import numpy as np
 import streamlit as st
 
 from model.reading.explain import activations, misclassified, saliency, strongest_units, unit_weights
-from model.reading.metrics import evaluate
+from model.reading.metrics import best_two, evaluate
 from model.store.data import MnistUnavailable
+from ui import keys
 from ui.pictures import diverging, enlarge, overlay
 from ui.session import Network, mnist
 
@@ -27,7 +28,7 @@ def inside_the_network(network: Network, digit_image: np.ndarray | None) -> None
     net = network.net
     layers = activations(net, digit_image)
     probabilities = net.probabilities(digit_image)
-    best, runner_up = (int(d) for d in np.argsort(probabilities)[::-1][:2])
+    best, runner_up = best_two(probabilities)
 
     st.markdown(
         "**Activations.** Each square is a unit of a hidden layer, darker when it fires harder "
@@ -66,7 +67,7 @@ def inside_the_network(network: Network, digit_image: np.ndarray | None) -> None
 
 def mistakes_of(network: Network, x_test: np.ndarray, y_test: np.ndarray) -> dict:
     """The network's test-set evaluation and mistakes, computed once per network in this session."""
-    cache = st.session_state.setdefault("mistakes", {})
+    cache = st.session_state.setdefault(keys.MISTAKES, {})
     key = (network.name, id(network.net))
     if key not in cache:
         wrong = misclassified(network.net, x_test, y_test)
@@ -100,7 +101,7 @@ def where_it_fails(network: Network) -> None:
             width="stretch",
             on_select="rerun",
             selection_mode="cell",
-            key="confusion_pick",
+            key=keys.CONFUSION_PICK,
         )
     picked = (event.selection.get("cell") or [{}])[0] if event else {}
 

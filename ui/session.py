@@ -22,8 +22,9 @@ from model.jobs.queue import JobQueue
 from model.reading.network import ModelFileError, NumpyNetwork
 from model.store.card import architecture
 from model.store.collection import all_stores
-from model.store.data import ENV_VAR, MnistUnavailable, file_sha256, keras_cache_file, load_mnist, mnist_source
+from model.store.data import ENV_VAR, MnistUnavailable, keras_cache_file, load_mnist, mnist_source, provenance
 from model.store.defaults import default_path, load_default, stamp, sweep
+from ui import keys
 
 MAX_NETWORKS = 8  # per visitor, the default included
 MAX_NETWORK_BYTES = 64 << 20  # per visitor: the weights of four of the largest networks the sidebar allows
@@ -88,7 +89,7 @@ def default_network(path: str, version: tuple) -> tuple[Network, str | None]:
 def training_data(source: str) -> tuple[tuple, dict]:
     """MNIST from the file `source` and where it came from, once per process."""
     mnist = load_mnist(source)
-    return mnist, {"source": source, "sha256": file_sha256(source)}
+    return mnist, provenance(source)
 
 
 def server_mnist_file() -> Path | None:
@@ -161,21 +162,21 @@ def mnist_problem() -> str | None:
 
 
 def session_networks() -> dict[str, Network]:
-    if "networks" not in st.session_state:
-        st.session_state.networks = {}
-        st.session_state.made = 0
+    if keys.NETWORKS not in st.session_state:
+        st.session_state[keys.NETWORKS] = {}
+        st.session_state[keys.MADE] = 0
         path = default_path()
         try:
             default, problem = default_network(str(path), stamp(path))
-            st.session_state.model_error_detail = problem
-            st.session_state.networks[default.name] = default
-            st.session_state.active = default.name
+            st.session_state[keys.MODEL_ERROR_DETAIL] = problem
+            st.session_state[keys.NETWORKS][default.name] = default
+            st.session_state[keys.ACTIVE] = default.name
         except ModelFileError as error:
             log.error("No default network: %s", error)
-            st.session_state.model_error = "the default network could not be read on this server."
-            st.session_state.model_error_detail = str(error)  # shown to the owner only
-            st.session_state.active = None
-    return st.session_state.networks
+            st.session_state[keys.MODEL_ERROR] = "the default network could not be read on this server."
+            st.session_state[keys.MODEL_ERROR_DETAIL] = str(error)  # shown to the owner only
+            st.session_state[keys.ACTIVE] = None
+    return st.session_state[keys.NETWORKS]
 
 
 def add_network(net: NumpyNetwork, card: dict, kind: str = "Trained") -> str:
@@ -185,8 +186,8 @@ def add_network(net: NumpyNetwork, card: dict, kind: str = "Trained") -> str:
     within `MAX_NETWORKS` and `MAX_NETWORK_BYTES`; the page says which.
     """
     networks = session_networks()
-    st.session_state.made += 1
-    name = f"{kind} #{st.session_state.made}"
+    st.session_state[keys.MADE] += 1
+    name = f"{kind} #{st.session_state[keys.MADE]}"
     networks[name] = Network(name, net, card)
     dropped = []
     while len(networks) > MAX_NETWORKS or sum(n.nbytes for n in networks.values()) > MAX_NETWORK_BYTES:
@@ -196,10 +197,16 @@ def add_network(net: NumpyNetwork, card: dict, kind: str = "Trained") -> str:
         del networks[oldest]
         dropped.append(oldest)
     if dropped:
-        st.session_state.dropped_networks = dropped
-    st.session_state.active = name
+        st.session_state[keys.DROPPED_NETWORKS] = dropped
+    st.session_state[keys.ACTIVE] = name
     return name
 
 
+def job_running() -> bool:
+    """Whether this visitor has a training, fine-tune or save waiting or running (one at a time)."""
+    job = st.session_state.get(keys.JOB)
+    return job is not None and not job.finished
+
+
 def active_network() -> Network | None:
-    return session_networks().get(st.session_state.get("active"))
+    return session_networks().get(st.session_state.get(keys.ACTIVE))

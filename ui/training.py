@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
-from model.config import APP_LIMITS, SIDEBAR_DEFAULTS, TrainConfig, parse_layer_sizes
+from model.config import APP_LIMITS, OPTIONS, SIDEBAR_DEFAULTS, Option, parse_layer_sizes
 from model.jobs.cluster import ClusterUnavailable
 from model.jobs.queue import QueueRefused, TrainingJob
 from model.jobs.tasks import MAX_RUN_SECONDS, keras_file_task, train_task
 from model.reading.network import ModelFileError
 from model.store.card import training_summary
 from model.store.defaults import KEEP, default_path, history, restore, save_default
+from ui import keys
 from ui.access import (
     check_password,
     is_owner,
@@ -24,6 +27,7 @@ from ui.session import (
     active_network,
     add_network,
     job_queue,
+    job_running,
     mnist_problem,
     session_networks,
     warm_cluster,
@@ -37,62 +41,48 @@ def sidebar() -> None:
         problem = mnist_problem()
         if problem:
             st.warning(problem)
-        d = SIDEBAR_DEFAULTS
         with st.form("train"):
-            layers_text = st.text_input(
-                "Hidden layers",
-                ", ".join(map(str, d.hidden)),
-                help=f"Units per hidden layer, comma-separated: 1 to "
-                f"{APP_LIMITS.max_layers} layers of 1 to {APP_LIMITS.max_units}.",
-            )
-            epochs = st.number_input("Epochs", 1, APP_LIMITS.max_epochs, d.epochs)
-            batch_size = st.number_input("Batch size", 1, APP_LIMITS.max_batch_size, d.batch_size)
-            learning_rate = st.number_input("Learning rate", 0.00001, 1.0, d.learning_rate, step=0.0005, format="%.5f")
-            dropout = st.slider("Dropout", 0.0, 0.8, d.dropout, 0.05)
-            seed = st.number_input("Random seed", 0, 2**31 - 1, d.seed)
-            augment = st.checkbox(
-                "Augment",
-                value=d.augment,
-                help="Distort every batch afresh (rotation, slant, size, shift, elastic "
-                "wobble, stroke thickness): reads drawings better, takes longer per epoch.",
-            )
+            values = {option.field: option_widget(option) for option in OPTIONS if option.on_page}
             submitted = st.form_submit_button(
                 "Train",
                 type="primary",
-                disabled=busy() or bool(problem),
+                disabled=job_running() or bool(problem),
                 width="stretch",
                 help=f"Runs on the training cluster, in turn with "
                 f"other visitors' runs; at most {MAX_RUN_SECONDS // 60} minutes each.",
             )
         if submitted:
-            start_training(
-                layers_text, int(epochs), int(batch_size), float(learning_rate), float(dropout), int(seed), augment
-            )
+            start_training(values)
         job_status()
         networks_panel()
         owner_panel()
 
 
-def busy() -> bool:
-    job = st.session_state.get("job")
-    return job is not None and not job.finished
+def option_widget(option: Option):
+    """The sidebar's widget for a training option (model.config.OPTIONS), starting at the sidebar's default."""
+    default = getattr(SIDEBAR_DEFAULTS, option.field)
+    text = option.help[0].upper() + option.help[1:] + "."
+    if isinstance(default, tuple):
+        limits = f" Comma-separated: 1 to {APP_LIMITS.max_layers} layers of 1 to {APP_LIMITS.max_units}."
+        return st.text_input(option.label, ", ".join(map(str, default)), help=text + limits)
+    if isinstance(default, bool):
+        return st.checkbox(option.label, value=default, help=text)
+    low, high = option.bounds(APP_LIMITS)
+    if isinstance(default, float) and option.step and high <= 1 and low == 0:
+        return st.slider(option.label, float(low), float(high), default, option.step, help=text)
+    if isinstance(default, float):
+        return st.number_input(option.label, low, high, default, step=option.step, format="%.5f", help=text)
+    return st.number_input(option.label, low, high, default, help=text)
 
 
-def start_training(layers_text, epochs, batch_size, learning_rate, dropout, seed, augment) -> None:
+def start_training(values: dict) -> None:
+    """Check the form's values and queue the run, or say what to change."""
     try:
-        hidden = parse_layer_sizes(layers_text)
+        hidden = parse_layer_sizes(values.pop("hidden"))
     except ValueError as error:
         st.error(str(error))
         return
-    config = TrainConfig(
-        hidden=hidden,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        dropout=dropout,
-        seed=seed,
-        augment=augment,
-    )
+    config = replace(SIDEBAR_DEFAULTS, hidden=hidden, **values)
     problems = config.problems(APP_LIMITS)
     if problems:
         for problem in problems:
@@ -104,19 +94,19 @@ def start_training(layers_text, epochs, batch_size, learning_rate, dropout, seed
 def submit(kind: str, task, *args, priority: int = 0) -> bool:
     """Queue this visitor's job on the training cluster; say why not if it cannot be (in the sidebar)."""
     try:
-        st.session_state.job = job_queue().submit(visitor_id(), kind, task, *args, priority=priority)
+        st.session_state[keys.JOB] = job_queue().submit(visitor_id(), kind, task, *args, priority=priority)
         return True
     except (QueueRefused, ClusterUnavailable) as error:
-        st.session_state.job_refused = str(error)
+        st.session_state[keys.JOB_REFUSED] = str(error)
         return False
 
 
 def job_status() -> None:
     """Progress and live curves of this visitor's job, refreshed while it waits or runs."""
-    refused = st.session_state.pop("job_refused", None)
+    refused = st.session_state.pop(keys.JOB_REFUSED, None)
     if refused:
         st.error(refused)
-    job: TrainingJob | None = st.session_state.get("job")
+    job: TrainingJob | None = st.session_state.get(keys.JOB)
     if job is None:
         return
 
@@ -131,8 +121,8 @@ def job_status() -> None:
         if job.curve:
             st.altair_chart(curves_chart(job.curve, "loss"), width="stretch")
             st.altair_chart(curves_chart(job.curve, "accuracy"), width="stretch")
-        if job.finished and st.session_state.get("collected") is not job:
-            st.session_state.collected = job
+        if job.finished and st.session_state.get(keys.COLLECTED) is not job:
+            st.session_state[keys.COLLECTED] = job
             collect(job)
             st.rerun()  # the whole page: new network in the list, and active
 
@@ -165,7 +155,7 @@ def networks_panel() -> None:
     st.radio(
         "Draw against",
         list(networks),
-        key="active",
+        key=keys.ACTIVE,
         format_func=lambda n: networks[n].label,
         help="The default and every network trained or fine-tuned in this session. Each visitor has their own list.",
     )
@@ -183,7 +173,7 @@ def networks_panel() -> None:
             st.altair_chart(confusion_chart(test["confusion"]), width="stretch")
     if card.get("command"):
         st.caption(f"Repeat with `{card['command']}`")
-    dropped = st.session_state.pop("dropped_networks", None)
+    dropped = st.session_state.pop(keys.DROPPED_NETWORKS, None)
     if dropped:
         st.info(
             f"To keep within what one visitor may hold, {', '.join(dropped)} "
@@ -197,7 +187,7 @@ def networks_panel() -> None:
             help=f"Every new visitor will get this network. The current default is kept "
             f"(the last {KEEP}), and you can roll back below.",
         )
-    message = st.session_state.pop("save_message", None)
+    message = st.session_state.pop(keys.SAVE_MESSAGE, None)
     if message:
         getattr(st, message[0])(message[1])
 
@@ -215,23 +205,24 @@ def save_as_default(name: str) -> None:
     """
     network = session_networks().get(name)
     if not is_owner() or network is None or name == "Default":
-        st.session_state.save_message = ("error", "Only the owner of this app can change its default network.")
+        st.session_state[keys.SAVE_MESSAGE] = ("error", "Only the owner of this app can change its default network.")
         return
     if submit("save", keras_file_task, network.net, network.card, priority=10):
-        st.session_state.job.result_for = (network.name, network.card)
+        st.session_state[keys.JOB].result_for = (network.name, network.card)
 
 
 def write_default(name: str, card: dict) -> None:
-    job = st.session_state.job
+    job = st.session_state[keys.JOB]
     if not is_owner():
-        st.session_state.save_message = ("error", "Only the owner of this app can change its default network.")
+        st.session_state[keys.SAVE_MESSAGE] = ("error", "Only the owner of this app can change its default network.")
         return
     try:
         save_default(default_path(), job.result, card)
     except (ModelFileError, OSError) as error:
-        st.session_state.save_message = ("error", f"Could not save {name}: {error}. The previous default is unchanged.")
+        sentence = f"Could not save {name}: {error}. The previous default is unchanged."
+        st.session_state[keys.SAVE_MESSAGE] = ("error", sentence)
         return
-    st.session_state.save_message = ("success", f"Saved {name} as the default network.")
+    st.session_state[keys.SAVE_MESSAGE] = ("success", f"Saved {name} as the default network.")
 
 
 def owner_panel() -> None:
@@ -257,7 +248,7 @@ def owner_panel() -> None:
                         else:
                             st.error("That is not the admin password.")
         return
-    detail = st.session_state.get("model_error_detail")
+    detail = st.session_state.get(keys.MODEL_ERROR_DETAIL)
     if detail:
         st.warning(f"For the owner: {detail}")
     entries = history(default_path())
@@ -279,14 +270,14 @@ def owner_panel() -> None:
 
 def roll_back(name: str) -> None:
     if not is_owner():
-        st.session_state.save_message = ("error", "Only the owner of this app can change its default network.")
+        st.session_state[keys.SAVE_MESSAGE] = ("error", "Only the owner of this app can change its default network.")
         return
     try:
         restore(default_path(), name)
     except (ModelFileError, OSError) as error:
-        st.session_state.save_message = ("error", f"Could not roll back: {error}")
+        st.session_state[keys.SAVE_MESSAGE] = ("error", f"Could not roll back: {error}")
         return
-    st.session_state.save_message = (
+    st.session_state[keys.SAVE_MESSAGE] = (
         "success",
         "Rolled back: new visitors get that network. Yours changes when you reload the page.",
     )

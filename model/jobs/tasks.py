@@ -64,15 +64,13 @@ def lower_priority() -> None:
 @functools.cache
 def worker_mnist() -> tuple[tuple, dict]:
     """MNIST as this worker finds it (its own MNIST_PATH, else Keras's download), once per process."""
-    from model.store.data import file_sha256, load_mnist, mnist_source
+    from model.store.data import load_mnist, mnist_source, provenance
+    from model.training.keras_ann import download_mnist
 
     lower_priority()
     source = mnist_source()
-    data = load_mnist(source)
-    return data, {
-        "source": str(source) if source else "keras.datasets.mnist",
-        "sha256": file_sha256(source) if source else None,
-    }
+    data = load_mnist(source, download=download_mnist)
+    return data, provenance(source)
 
 
 def warm_up() -> str:

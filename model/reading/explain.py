@@ -1,8 +1,8 @@
 """Look inside a trained network: what each layer does with a drawing, and why it answers as it does.
 
-All of it is NumPy on the network's weights (`NumpyNetwork`): a Dense ReLU
-network's activations are a few matrix products, and its gradients follow
-from the same products in reverse, so nothing here needs TensorFlow and
+All of it is NumPy on the network's one forward pass (`NumpyNetwork.forward`):
+a Dense ReLU network's activations are its hidden layers' outputs, and its
+gradients follow from the same products in reverse, so nothing here needs TensorFlow and
 none of it runs unless a visitor opens the panel.
 
 - `activations`: every hidden layer's output for one image.
@@ -25,12 +25,7 @@ from model.reading.network import NumpyNetwork
 
 def activations(net: NumpyNetwork, image: np.ndarray) -> list[np.ndarray]:
     """Each hidden layer's ReLU output for one (28, 28) image, input side first."""
-    x = np.asarray(image, np.float32).reshape(-1)
-    layers = []
-    for kernel, bias in zip(net.kernels[:-1], net.biases[:-1]):
-        x = np.maximum(x @ kernel + bias, 0.0)
-        layers.append(x)
-    return layers
+    return [layer[0] for layer in net.forward(np.asarray(image, np.float32)[None]).hidden]
 
 
 def strongest_units(layer: np.ndarray, count: int = 8) -> np.ndarray:
@@ -46,17 +41,12 @@ def unit_weights(net: NumpyNetwork, units) -> np.ndarray:
 
 def logits_and_gradients(net: NumpyNetwork, images: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
     """Score (pre-softmax) of class `target` for each of (N, 28, 28) images, and its gradient by pixel."""
-    x = np.asarray(images, np.float32).reshape(len(images), -1)
-    masks = []
-    for kernel, bias in zip(net.kernels[:-1], net.biases[:-1]):
-        pre = x @ kernel + bias
-        masks.append(pre > 0)
-        x = np.maximum(pre, 0.0)
-    scores = x @ net.kernels[-1][:, target] + net.biases[-1][target]
-    grad = np.broadcast_to(net.kernels[-1][:, target], x.shape)  # d score / d last hidden layer
-    for kernel, mask in zip(net.kernels[-2::-1], masks[::-1]):  # back through each hidden layer
-        grad = (grad * mask) @ kernel.T
-    return scores, grad.reshape(-1, 28, 28)
+    passed = net.forward(images)
+    grad = np.broadcast_to(net.kernels[-1][:, target], passed.hidden[-1].shape)  # d score / d last hidden layer
+    # Back through each hidden layer: a ReLU passes the gradient where its output is above zero.
+    for kernel, out in zip(net.kernels[-2::-1], passed.hidden[::-1]):
+        grad = (grad * (out > 0)) @ kernel.T
+    return passed.logits[:, target], grad.reshape(-1, 28, 28)
 
 
 def saliency(net: NumpyNetwork, image: np.ndarray, target: int, steps: int = 32) -> np.ndarray:

@@ -47,6 +47,12 @@ def evaluate(probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:
     )
 
 
+def best_two(probabilities) -> tuple[int, int]:
+    """The digit read and its runner-up, from one image's ten probabilities."""
+    order = np.argsort(probabilities)[::-1]
+    return int(order[0]), int(order[1])
+
+
 def top_confusions(confusion: list[list[int]], n: int = 5) -> list[tuple[int, int, int]]:
     """The n most frequent mistakes as (true digit, predicted digit, count), most first."""
     pairs = [

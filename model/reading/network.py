@@ -31,6 +31,18 @@ class ModelFileError(Exception):
     """A model file is missing, damaged, or not a network of this project's kind."""
 
 
+@dataclass(frozen=True)
+class Forward:
+    """What one pass through the network computes, for a batch of N images."""
+
+    hidden: list[np.ndarray]  # each hidden layer's ReLU output, (N, units), input side first
+    logits: np.ndarray  # (N, 10), the scores before softmax
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return softmax(self.logits)
+
+
 @dataclass(frozen=True, eq=False)
 class NumpyNetwork:
     """Kernels (n_in, n_out) and biases (n_out,) of each Dense layer, input to output."""
@@ -113,15 +125,25 @@ class NumpyNetwork:
         """In Keras's `set_weights` order."""
         return [a for pair in zip(self.kernels, self.biases) for a in pair]
 
+    def forward(self, images: np.ndarray) -> Forward:
+        """The one forward pass, over (N, 28, 28) float images in [0, 1]: every layer's output.
+
+        Prediction needs only the logits; the "look closer" panels read the
+        hidden layers (activations) and which units are on (the gradient).
+        """
+        x = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+        hidden = []
+        for kernel, bias in zip(self.kernels[:-1], self.biases[:-1]):
+            x = np.maximum(x @ kernel + bias, 0.0)
+            hidden.append(x)
+        return Forward(hidden, x @ self.kernels[-1] + self.biases[-1])
+
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(28, 28) → (10,), or (N, 28, 28) → (N, 10); images float in [0, 1]."""
         images = np.asarray(images, dtype=np.float32)
-        single = images.ndim == 2
-        x = images.reshape(1 if single else len(images), -1)
-        for kernel, bias in zip(self.kernels[:-1], self.biases[:-1]):
-            x = np.maximum(x @ kernel + bias, 0.0)
-        probs = softmax(x @ self.kernels[-1] + self.biases[-1])
-        return probs[0] if single else probs
+        if images.ndim == 2:
+            return self.forward(images[None]).probabilities[0]
+        return self.forward(images).probabilities
 
     def probabilities_batched(self, images: np.ndarray, batch: int = 2048) -> np.ndarray:
         """`probabilities` over many images in slices, to bound memory on the test set."""

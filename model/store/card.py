@@ -84,15 +84,18 @@ def fine_tuned_card(base: dict, test: Evaluation, report: dict, seconds: float) 
 
 
 def library_versions() -> dict[str, str]:
-    import keras
-    import numpy
-    import tensorflow
+    """The installed versions that made a network (read from the packages' metadata, nothing imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
 
     return {
         "python": sys.version.split()[0],
-        "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__,
-        "numpy": numpy.__version__,
+        **{name: installed(name) for name in ("tensorflow", "keras", "numpy")},
         "platform": platform.platform(),
     }
 

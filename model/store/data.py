@@ -4,8 +4,10 @@ Where the data comes from, first match wins:
 
 1. an explicit path (`train.py --data PATH`, or the `path` argument);
 2. the environment variable `MNIST_PATH`;
-3. `keras.datasets.mnist.load_data()`, the download (cached by Keras in
-   `~/.keras/datasets`) that users with an internet connection get.
+3. `download`, when the caller passes one: the training side passes
+   `model.training.keras_ann.download_mnist` (Keras's download, cached in
+   `~/.keras/datasets`, for users with an internet connection). The web
+   server passes none: it never downloads.
 
 A file must be an `.npz` with the keys `x_train, y_train, x_test, y_test`, laid
 out as Keras returns them. Whatever the source, the arrays are checked before
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +35,25 @@ class MnistUnavailable(Exception):
     """MNIST could not be loaded; the message says what to do about it."""
 
 
-def load_mnist(path: str | os.PathLike | None = None) -> tuple[Split, Split]:
+def load_mnist(
+    path: str | os.PathLike | None = None, download: Callable[[], dict[str, np.ndarray]] | None = None
+) -> tuple[Split, Split]:
     """Return `(x_train, y_train), (x_test, y_test)`: images (N, 28, 28) uint8, labels (N,) uint8."""
     source = mnist_source(path)
-    arrays = _read_npz(source) if source is not None else _download()
+    if source is not None:
+        arrays = _read_npz(source)
+    elif download is not None:
+        arrays = download()
+    else:
+        raise MnistUnavailable(f"No MNIST file given: set {ENV_VAR} (or --data) to the path of an mnist.npz.")
     return validate_mnist(arrays, where=str(source or "the Keras download"))
+
+
+def provenance(source: str | os.PathLike | None) -> dict:
+    """Where MNIST came from, for a model card: the file and its sha256, or Keras's download."""
+    if source is None:
+        return {"source": "keras.datasets.mnist", "sha256": None}
+    return {"source": str(source), "sha256": file_sha256(source)}
 
 
 def mnist_source(path: str | os.PathLike | None = None) -> Path | None:
@@ -96,18 +113,3 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise MnistUnavailable(
             f"{path} could not be read as an .npz ({error}): point {ENV_VAR} at an intact mnist.npz."
         ) from None
-
-
-def _download() -> dict[str, np.ndarray]:
-    # Keras (and TensorFlow behind it) is imported only on this path: reading a
-    # local file must not wait for it.
-    try:
-        import keras
-
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception as error:  # the download raises bare Exception on network errors
-        raise MnistUnavailable(
-            f"MNIST could not be downloaded ({str(error).splitlines()[0][:160]}): connect to "
-            f"the internet, or set {ENV_VAR} to the path of a local mnist.npz."
-        ) from None
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}

@@ -12,28 +12,16 @@ person's style rather than the particular drawings.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from model.reading.metrics import Evaluation, evaluate
 from model.reading.network import NumpyNetwork
+from model.store.holdout import split_samples
 
-HOLDOUT_SHARE = 0.2
 SAMPLES_SHARE = 1 / 6  # of the training mix, after repetition
 MNIST_SUBSET = 30_000  # MNIST images rehearsed per fine-tune: enough not to forget, quick on two cores
-
-
-def is_held_out(sample_id: str) -> bool:
-    """A fixed fifth of the samples, chosen by id: it stays held out as more samples are added."""
-    return hashlib.sha256(sample_id.encode()).digest()[0] < 256 * HOLDOUT_SHARE
-
-
-def split_samples(images: np.ndarray, labels: np.ndarray, ids: list[str]):
-    """((train images, labels), (held-out images, labels))."""
-    held = np.array([is_held_out(i) for i in ids], dtype=bool)
-    return (images[~held], labels[~held]), (images[held], labels[held])
 
 
 def training_mix(mnist_x, mnist_y, own_x, own_y, seed: int = 0, mnist_subset: int = MNIST_SUBSET):
@@ -103,7 +91,7 @@ def fine_tune(
 
     held_before, mnist_before = accuracies(net)
     keras.utils.set_random_seed(seed)
-    model = to_keras(net, dropout=dropout, learning_rate=learning_rate)
+    model = to_keras(net, dropout=dropout)
     x, y = training_mix(x_train, y_train, own_x, own_y, seed, mnist_subset)
     train(
         model,
@@ -111,6 +99,7 @@ def fine_tune(
         y,
         epochs=epochs,
         batch_size=128,
+        learning_rate=learning_rate,
         seed=seed,
         augment=augment,
         on_progress=on_progress,

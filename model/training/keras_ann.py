@@ -23,29 +23,15 @@ from model.reading.network import NumpyNetwork
 from model.store.defaults import save_default
 
 
-def build_ann(
-    hidden: tuple[int, ...] = (128, 64), dropout: float = 0.0, learning_rate: float = 1e-3
-) -> keras.Sequential:
-    """A compiled Flatten → Dense(ReLU)… → Dense(10, softmax) network."""
+def build_ann(hidden: tuple[int, ...] = (128, 64), dropout: float = 0.0) -> keras.Sequential:
+    """A Flatten → Dense(ReLU)… → Dense(10, softmax) network, not yet compiled (`train` compiles it)."""
     layers: list = [keras.Input(shape=(28, 28), name="image"), keras.layers.Flatten(name="flatten")]
     for i, units in enumerate(hidden, 1):
         layers.append(keras.layers.Dense(units, activation="relu", name=f"hidden_{i}"))
         if dropout > 0:
             layers.append(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
     layers.append(keras.layers.Dense(10, activation="softmax", name="output"))
-    model = keras.Sequential(layers, name="mnist_ann")
-    compile_ann(model, learning_rate)
-    return model
-
-
-def compile_ann(model: keras.Model, learning_rate, steps_per_execution: int = 1) -> None:
-    """Compile for training; `learning_rate` is a number or a Keras learning-rate schedule."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-    )
+    return keras.Sequential(layers, name="mnist_ann")
 
 
 # Batches run per call into TensorFlow. One call per batch spends more time
@@ -74,6 +60,7 @@ def train(
     *,
     epochs: int,
     batch_size: int,
+    learning_rate: float = 1e-3,
     validation_split: float = 0.1,
     seed: int = 0,
     augment: bool = False,
@@ -88,10 +75,11 @@ def train(
     (see `model.training.augment`). With `redraw`, that many digits of the training
     part are redrawn with canvas brushes and writing styles and added to it
     (see `model.training.styles`; the validation part never has a redrawn twin).
-    The learning rate the model was compiled with is
-    where a cosine decay to zero starts: large steps first, and small ones at
-    the end that settle the weights instead of bouncing around a minimum.
-    The model is compiled afresh for it, so the optimizer starts anew.
+    The model is compiled here, with Adam and a
+    learning rate that starts at `learning_rate` and decays to zero along a
+    cosine: large steps first, and small ones at the end that settle the
+    weights instead of bouncing around a minimum. Each call starts a fresh
+    optimizer.
 
     `on_progress` is called every few batches (`STEPS_PER_EXECUTION`) and
     at every epoch's end (see `Progress`); `should_stop`, checked at the same
@@ -105,8 +93,13 @@ def train(
         x_new, y_new = redrawn_digits(x_fit, y_fit, redraw, seed)
         x_fit, y_fit = np.concatenate([x_fit, x_new]), np.concatenate([y_fit, y_new.astype(y_fit.dtype)])
     batches = -(-len(x_fit) // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(float(model.optimizer.learning_rate), epochs * batches)
-    compile_ann(model, schedule, STEPS_PER_EXECUTION)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * batches)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
     callbacks = [_ProgressCallback(epochs, batches, on_progress, should_stop)]
     history = model.fit(
         training_batches(x_fit, y_fit, batch_size, seed, augment),
@@ -182,9 +175,23 @@ def _floats(logs) -> dict[str, float]:
     return {key: float(value) for key, value in (logs or {}).items()}
 
 
-def to_keras(net: NumpyNetwork, dropout: float = 0.0, learning_rate: float = 1e-3) -> keras.Sequential:
-    """A compiled Keras model holding `net`'s weights (to save it or train it further)."""
-    model = build_ann(net.hidden, dropout=dropout, learning_rate=learning_rate)
+def download_mnist() -> dict[str, np.ndarray]:
+    """MNIST from Keras's download (cached in ~/.keras/datasets), for `load_mnist(download=...)`."""
+    from model.store.data import ENV_VAR, MnistUnavailable
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as error:  # the download raises bare Exception on network errors
+        raise MnistUnavailable(
+            f"MNIST could not be downloaded ({str(error).splitlines()[0][:160]}): connect to "
+            f"the internet, or set {ENV_VAR} to the path of a local mnist.npz."
+        ) from None
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def to_keras(net: NumpyNetwork, dropout: float = 0.0) -> keras.Sequential:
+    """A Keras model holding `net`'s weights (to save it, or to train it further with `train`)."""
+    model = build_ann(net.hidden, dropout=dropout)
     model.set_weights(net.weights())
     return model
 
@@ -213,8 +220,6 @@ def save_model(model: keras.Model, path: str | os.PathLike, card: dict | None = 
     save_default(path, keras_bytes(model), card or {})
 
 
-def load_model(path: str | os.PathLike, learning_rate: float = 1e-3) -> keras.Model:
-    """Load with Keras's safe mode on (no code from the file runs), compiled for training."""
-    model = keras.models.load_model(path, compile=False, safe_mode=True)
-    compile_ann(model, learning_rate)
-    return model
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """Load with Keras's safe mode on (no code from the file runs); `train` compiles it to train further."""
+    return keras.models.load_model(path, compile=False, safe_mode=True)

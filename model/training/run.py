@@ -42,7 +42,7 @@ def fit_network(
     """
     (x_train, y_train), (x_test, y_test) = mnist
     keras.utils.set_random_seed(config.seed)  # the initial weights depend on it
-    model = build_ann(config.hidden, dropout=config.dropout, learning_rate=config.learning_rate)
+    model = build_ann(config.hidden, dropout=config.dropout)
     started = time.perf_counter()
     history = train(
         model,
@@ -50,6 +50,7 @@ def fit_network(
         y_train,
         epochs=config.epochs,
         batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
         validation_split=config.validation_split,
         seed=config.seed,
         augment=config.augment,

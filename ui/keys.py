@@ -1,0 +1,40 @@
+"""Every `st.session_state` key the page uses, in one place: what a visitor's session holds.
+
+A session holds only that visitor's things (see ui/session.py); these names
+are the whole list, so a reader can see it at a glance and no two parts of
+the page use one key for two things.
+"""
+
+# Widgets (their values live under their keys)
+CANVAS = "canvas"  # the drawing canvas
+BRUSH = "brush"  # the brush-width slider
+EXPLORE = "explore"  # which "Look closer" panel is open
+CORRECT = "correct"  # the digit a visitor says their drawing is
+CONFUSION_PICK = "confusion_pick"  # the cell picked in the confusion matrix
+ACTIVE = "active"  # the name of the network that reads the drawings
+
+# The visitor and what they may do
+VISITOR_ID = "visitor_id"  # random, per session: their place in the training queue
+OWNER_PASSWORD_OK = "owner_password_ok"  # the admin password was given in this session
+PASSWORD_TRIES = "password_tries"  # times of recent wrong passwords (rate limit)
+COLLECTION_ERROR = "collection_error"  # why their samples could not be opened, if so
+
+# Networks
+NETWORKS = "networks"  # name → ui.session.Network, bounded (ui.session.MAX_NETWORKS)
+MADE = "made"  # how many networks this session has made, for their names
+DROPPED_NETWORKS = "dropped_networks"  # names just dropped to stay in bounds, to say so once
+MODEL_ERROR = "model_error"  # why the default network could not be read (for everyone)
+MODEL_ERROR_DETAIL = "model_error_detail"  # the same in detail (shown to the owner only)
+
+# Jobs on the training cluster
+JOB = "job"  # this visitor's model.jobs.queue.TrainingJob, at most one at a time
+JOB_REFUSED = "job_refused"  # why the queue refused a job, to say once
+COLLECTED = "collected"  # the finished job whose result was already taken
+SAVE_MESSAGE = "save_message"  # ("success" | "error", sentence) after a save or a rollback
+
+# Samples
+SAVED_SAMPLE = "saved_sample"  # (label, the drawing's bytes, note) of the last correction saved
+IMPORTED = "imported"  # the file id of the last import, so a rerun does not import it twice
+SAVE_RATE = "save_rate"  # model.store.ratelimit.RateLimit on sample saves
+IMPORT_RATE = "import_rate"  # and on imports
+MISTAKES = "mistakes"  # network name → where it fails on the test set (computed once)
