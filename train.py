@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if scheduler_address():
         return train_on_cluster(args)
-    from model.training.keras_ann import download_mnist
+    from model.training.download import download_mnist
 
     try:
         mnist = load_mnist(args.data, download=download_mnist)

@@ -109,26 +109,34 @@ def test_elastic_field_is_smooth():
     assert np.abs(np.diff(basis, axis=0)).max() < 0.25  # no jumps between neighbouring pixels
 
 
-# The most each distortion may cost the plain judge, in accuracy points:
-# what it cost when measured, plus a stated margin.
-MEASURED_DROP = {}
+# What each distortion cost the plain judge when measured (first 2,000 test
+# digits, judge at 97.35%), and the margin allowed on top for other machines.
+# All of them at once cost ten points: the judge never saw any of them.
+MEASURED_DROP = {
+    "rotation": 0.017,
+    "shear": 0.009,
+    "scale": 0.0055,
+    "translation": 0.0205,
+    "elastic": 0.017,
+    "thickness": 0.007,
+    "all together": 0.1015,
+}
 MARGIN = 0.02
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [*ALONE, "all together"])
-def test_distortions_preserve_the_label(name, mnist, plain_network):
+def test_distortions_preserve_the_label(name, mnist, plain_judge):
     """A network that never saw a distortion still reads distorted MNIST test digits: the digit did not change.
 
-    The judge is trained without augmentation (conftest `plain_network`), so
+    The judge is trained without augmentation (conftest `plain_judge`), so
     it cannot have learnt to read through the distortions it judges.
     """
-    net = plain_network
     (_, _), (x_test, y_test) = mnist
     images, labels = x_test[:2000] / 255.0, y_test[:2000]
     distortion = ALONE.get(name, Distortion())
     distorted = run(images, distortion, (3, 4))
-    before = (net.probabilities(images).argmax(axis=1) == labels).mean()
-    after = (net.probabilities(distorted).argmax(axis=1) == labels).mean()
+    before = (plain_judge(images) == labels).mean()
+    after = (plain_judge(distorted) == labels).mean()
     print(f"{name}: {before:.4f} → {after:.4f}")
     assert after >= before - MEASURED_DROP[name] - MARGIN, f"{name}: {before:.3f} → {after:.3f}"

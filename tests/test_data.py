@@ -89,7 +89,7 @@ def test_failed_download_says_to_connect_or_set_the_path(monkeypatch):
 
     monkeypatch.delenv("MNIST_PATH", raising=False)
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
-    from model.training.keras_ann import download_mnist
+    from model.training.download import download_mnist
 
     with pytest.raises(MnistUnavailable) as caught:
         load_mnist(download=download_mnist)

@@ -124,3 +124,12 @@ def test_checked_card_drops_badly_shaped_fields():
     )
     assert card == {"command": "python train.py"}
     assert checked_card([1, 2]) is None
+
+
+def test_the_shipped_default_and_the_samples_folder_are_where_the_readme_says():
+    from model.store.defaults import SHIPPED
+    from model.store.samples import DEFAULT_FOLDER
+
+    root = Path(__file__).resolve().parent.parent
+    assert SHIPPED == root / "model" / "mnist_ann.keras" and SHIPPED.is_file()
+    assert DEFAULT_FOLDER == root / "data" / "my_digits"

@@ -113,12 +113,14 @@ def per_class_chart(per_class_accuracy) -> alt.Chart:
 def counts_chart(counts) -> alt.Chart:
     """How many samples of each digit."""
     rows = [{"digit": str(d), "samples": int(n)} for d, n in enumerate(counts)]
+    # A fixed whole-number axis: an empty collection would otherwise get a 0.000000 scale.
+    top = max(5, *(int(n) for n in counts))
     return (
         alt.Chart(alt.Data(values=rows))
         .mark_bar(color=HIGHLIGHT)
         .encode(
             x=alt.X("digit:N", sort=[str(d) for d in range(10)], axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("samples:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("samples:Q", scale=alt.Scale(domain=[0, top]), axis=alt.Axis(tickMinStep=1, format="d")),
         )
         .properties(height=140)
     )

@@ -41,19 +41,25 @@ def sidebar() -> None:
         problem = mnist_problem()
         if problem:
             st.warning(problem)
-        with st.form("train"):
+        # While a run goes on, its progress and curves come first, where the eye is;
+        # the form folds away below them.
+        running = job_running()
+        if running:
+            job_status()
+        with st.expander("Settings", expanded=not running), st.form("train"):
             values = {option.field: option_widget(option) for option in OPTIONS if option.on_page}
             submitted = st.form_submit_button(
                 "Train",
                 type="primary",
-                disabled=job_running() or bool(problem),
+                disabled=running or bool(problem),
                 width="stretch",
                 help=f"Runs on the training cluster, in turn with "
                 f"other visitors' runs; at most {MAX_RUN_SECONDS // 60} minutes each.",
             )
         if submitted:
             start_training(values)
-        job_status()
+        if not running:
+            job_status()
         networks_panel()
         owner_panel()
 
@@ -88,7 +94,8 @@ def start_training(values: dict) -> None:
         for problem in problems:
             st.error(problem)
         return
-    submit("training", train_task, config, config.command())
+    if submit("training", train_task, config, config.command()):
+        st.rerun()  # the progress goes to the top of the sidebar, the form folds away
 
 
 def submit(kind: str, task, *args, priority: int = 0) -> bool:

@@ -65,7 +65,7 @@ def lower_priority() -> None:
 def worker_mnist() -> tuple[tuple, dict]:
     """MNIST as this worker finds it (its own MNIST_PATH, else Keras's download), once per process."""
     from model.store.data import load_mnist, mnist_source, provenance
-    from model.training.keras_ann import download_mnist
+    from model.training.download import download_mnist
 
     lower_priority()
     source = mnist_source()

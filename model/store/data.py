@@ -5,7 +5,7 @@ Where the data comes from, first match wins:
 1. an explicit path (`train.py --data PATH`, or the `path` argument);
 2. the environment variable `MNIST_PATH`;
 3. `download`, when the caller passes one: the training side passes
-   `model.training.keras_ann.download_mnist` (Keras's download, cached in
+   `model.training.download.download_mnist` (Keras's download, cached in
    `~/.keras/datasets`, for users with an internet connection). The web
    server passes none: it never downloads.
 

@@ -42,7 +42,7 @@ import numpy as np
 from model.store.atomic import atomic_write_bytes, exclusive, sweep_temporary_files
 
 ENV_VAR = "SAMPLES_PATH"
-DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "data" / "my_digits"
+DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "data" / "my_digits"
 INDEX = "index.jsonl"
 OLD_INDEX = "index.json"  # the format before the log; replaced by `repair`
 DAMAGED = "damaged"

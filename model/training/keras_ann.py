@@ -175,20 +175,6 @@ def _floats(logs) -> dict[str, float]:
     return {key: float(value) for key, value in (logs or {}).items()}
 
 
-def download_mnist() -> dict[str, np.ndarray]:
-    """MNIST from Keras's download (cached in ~/.keras/datasets), for `load_mnist(download=...)`."""
-    from model.store.data import ENV_VAR, MnistUnavailable
-
-    try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception as error:  # the download raises bare Exception on network errors
-        raise MnistUnavailable(
-            f"MNIST could not be downloaded ({str(error).splitlines()[0][:160]}): connect to "
-            f"the internet, or set {ENV_VAR} to the path of a local mnist.npz."
-        ) from None
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-
-
 def to_keras(net: NumpyNetwork, dropout: float = 0.0) -> keras.Sequential:
     """A Keras model holding `net`'s weights (to save it, or to train it further with `train`)."""
     model = build_ann(net.hidden, dropout=dropout)
