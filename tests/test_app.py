@@ -96,6 +96,7 @@ def test_invalid_layers_are_refused_before_training(app, layers, message):
     assert len(app.sidebar.radio[0].options) == 1
 
 
+@pytest.mark.slow  # trains through the page
 def test_retrain_adds_a_network_and_uses_it(app):
     fill_form(app, layers="32, 16", epochs=1)
     train_and_wait(app)
@@ -117,6 +118,7 @@ def test_retrain_adds_a_network_and_uses_it(app):
     assert accuracy == f"{app.session_state['networks']['Default'].accuracy:.2%}"
 
 
+@pytest.mark.slow  # trains through the page
 def test_only_the_owner_may_save_a_default(app, model_copy):
     before = model_copy.read_bytes()
     fill_form(app, layers="24", epochs=1)
@@ -134,6 +136,7 @@ def unlock(at, password):
     return at
 
 
+@pytest.mark.slow  # trains through the page
 def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path, monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_PATH", str(tiny_mnist_path))
     monkeypatch.setenv("SAMPLES_PATH", str(tmp_path / "my_digits"))
@@ -180,6 +183,7 @@ def test_password_tries_are_limited(app, monkeypatch):
     assert any("Too many tries" in t for t in texts(app.sidebar.error))
 
 
+@pytest.mark.slow  # trains through the page
 def test_visitors_do_not_disturb_each_other(app, monkeypatch):
     other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     fill_form(app, layers="16", epochs=1)
@@ -244,6 +248,7 @@ def gallery(at):
     return [c for image in at.main.get("image") for c in image.captions if "→" in c]
 
 
+@pytest.mark.slow  # trains through the page
 def test_teach_panel_counts_samples_and_offers_fine_tuning(app, tmp_path):
     token = new_token()
     app.query_params["samples"] = token

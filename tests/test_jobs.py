@@ -12,6 +12,8 @@ from model.config import TrainConfig
 from model.jobs.queue import WORKER_LOST, JobQueue, QueueRefused
 from model.jobs.tasks import fine_tune_task, keras_file_task, train_task
 
+pytestmark = pytest.mark.slow  # they train on the tiny Dask cluster
+
 CONFIG = TrainConfig(hidden=(16,), epochs=1, batch_size=64)
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,6 +12,8 @@ from model.store.card import card_path
 from model.store.data import file_sha256
 from model.training.keras_ann import load_model
 
+pytestmark = pytest.mark.slow  # it reads the full MNIST and draws a thousand digits
+
 SHIPPED = os.path.join(os.path.dirname(__file__), "..", "model", "mnist_ann.keras")
 
 

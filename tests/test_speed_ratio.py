@@ -7,10 +7,13 @@ side is not. The full benchmark is `python -m bench.prediction`.
 """
 
 import numpy as np
+import pytest
 
 from bench.prediction import canvases, naive, ours, timed
 from model.reading.network import NumpyNetwork
 from model.training.keras_ann import load_model
+
+pytestmark = pytest.mark.slow  # it times the prediction path
 
 MODEL = "model/mnist_ann.keras"
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each starts train.py in a new process
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
