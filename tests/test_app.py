@@ -35,6 +35,45 @@ def app(model_copy, tiny_mnist_path, monkeypatch, tmp_path):
     return at.run()
 
 
+class InstantQueue:
+    """The training cluster as tests about the page need it: every job is done the moment it is asked for.
+
+    A training gives a network of the asked-for shape with random weights and
+    a card; a save gives that network's `.keras` bytes. What a real job does
+    is tested in tests/test_jobs.py and, through the page, by
+    `test_retrain_adds_a_network_and_uses_it` and the fine-tune test.
+    """
+
+    def submit(self, visitor, kind, task, *args, priority=0, **kwargs):
+        from model.jobs.queue import TrainingJob
+        from model.jobs.tasks import JobResult
+        from model.training.keras_ann import keras_bytes, to_keras
+
+        job = TrainingJob(visitor, kind, task, args, state="done", fraction=1.0, status="Done")
+        if kind == "training":
+            config = args[0]
+            sizes = (784, *config.hidden, 10)
+            rng = np.random.default_rng(0)
+            weights = [a for n, m in zip(sizes, sizes[1:]) for a in (rng.normal(0, 0.05, (n, m)), np.zeros(m))]
+            net = NumpyNetwork.from_arrays(weights)
+            card = {
+                "architecture": {"layers": " → ".join(map(str, sizes)), "hidden": list(config.hidden)},
+                "hyperparameters": config.as_dict(),
+                "test": {"accuracy": 0.1, "count": 500},
+            }
+            job.result = JobResult(net, card, worker="instant")
+        elif kind == "save":
+            job.result = keras_bytes(to_keras(args[0]))
+        else:
+            raise AssertionError(f"InstantQueue does not do {kind} jobs")
+        return job
+
+
+@pytest.fixture
+def instant_jobs(monkeypatch):
+    monkeypatch.setattr("ui.training.job_queue", InstantQueue)
+
+
 def texts(elements):
     return [e.value for e in elements]
 
@@ -118,8 +157,7 @@ def test_retrain_adds_a_network_and_uses_it(app):
     assert accuracy == f"{app.session_state['networks']['Default'].accuracy:.2%}"
 
 
-@pytest.mark.slow  # trains through the page
-def test_only_the_owner_may_save_a_default(app, model_copy):
+def test_only_the_owner_may_save_a_default(app, model_copy, instant_jobs):
     before = model_copy.read_bytes()
     fill_form(app, layers="24", epochs=1)
     train_and_wait(app)
@@ -136,8 +174,7 @@ def unlock(at, password):
     return at
 
 
-@pytest.mark.slow  # trains through the page
-def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path, monkeypatch, tmp_path):
+def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path, monkeypatch, tmp_path, instant_jobs):
     monkeypatch.setenv("MNIST_PATH", str(tiny_mnist_path))
     monkeypatch.setenv("SAMPLES_PATH", str(tmp_path / "my_digits"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
@@ -183,8 +220,7 @@ def test_password_tries_are_limited(app, monkeypatch):
     assert any("Too many tries" in t for t in texts(app.sidebar.error))
 
 
-@pytest.mark.slow  # trains through the page
-def test_visitors_do_not_disturb_each_other(app, monkeypatch):
+def test_visitors_do_not_disturb_each_other(app, monkeypatch, instant_jobs):
     other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     fill_form(app, layers="16", epochs=1)
     train_and_wait(app)
