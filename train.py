@@ -14,6 +14,7 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from model.config import CLI_LIMITS, OPTIONS, Option, TrainConfig, number
@@ -115,9 +116,9 @@ def print_progress(p) -> None:
 
 
 def print_result(result, started: float) -> None:
-    test = result.card["test"]
+    test = result.card.test
     print(
-        f"Test accuracy {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {test['count']} images; "
+        f"Test accuracy {test.accuracy:.2%} (loss {test.loss:.4f}) on {test.count} images; "
         f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s."
     )
 
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             on_progress=print_progress,
         )
         if extra:
-            result.card["extra_samples"] = score_held_out(result.net, extra)
+            result.card = replace(result.card, extra_samples=score_held_out(result.net, extra))
         print_result(result, started)
         save_model(result.model, args.out, result.card)
     except KeyboardInterrupt:

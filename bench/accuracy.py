@@ -33,7 +33,7 @@ from bench.report import machine, replace_section, table
 from model.reading.metrics import evaluate, top_confusions
 from model.reading.network import NumpyNetwork
 from model.reading.preprocess import to_mnist
-from model.store.card import architecture, read_card
+from model.store.card import ModelCard, architecture, read_card
 from model.store.data import load_mnist
 
 
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     rows, details = [], []
     for path in args.model:
         net = NumpyNetwork.load(path)
-        card = read_card(path) or {}
+        card = read_card(path) or ModelCard()
         app = evaluate(net.probabilities_batched(app_inputs), labels)
         naive = evaluate(net.probabilities_batched(naive_inputs), labels)
         mnist = evaluate(net.probabilities_batched(mnist_inputs), y_test)
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
             name: evaluate(net.probabilities_batched(inputs), brush_labels).accuracy
             for name, (inputs, _, brush_labels) in brush_inputs.items()
         }
-        augmented = card.get("hyperparameters", {}).get("augment")
+        augmented = card.augmented
         name = f"`{path}` ({architecture(net.hidden)}{', augmented' if augmented else ''})"
         weakest = min(each_style, key=lambda pair: pair[1])
         rows.append(

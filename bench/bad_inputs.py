@@ -114,6 +114,7 @@ def attempt(action) -> tuple[str, bool, float, float]:
 
 def rows(rig: Rig) -> list[dict]:
     from model.reading.preprocess import read_png, to_mnist
+    from model.store.card import ModelCard
     from model.store.defaults import load_default, save_default
     from model.store.samples import SampleStore
 
@@ -191,7 +192,11 @@ def rows(rig: Rig) -> list[dict]:
             lambda: mismatched_pair(rig, load_default, save_default),
         ),
         ("default: the network file is garbage", "", lambda: garbage_model(rig, load_default)),
-        ("default: save bytes that are not a network", "", lambda: save_default(rig.model, b"PK\x03\x04junk", {})),
+        (
+            "default: save bytes that are not a network",
+            "",
+            lambda: save_default(rig.model, b"PK\x03\x04junk", ModelCard()),
+        ),
     ]
     results = []
     for name, size, action in cases:
@@ -243,14 +248,16 @@ def wrong_card(rig, load_default):
     card["hyperparameters"] = ["not", "a", "dict"]
     rig.model.with_suffix(".json").write_text(json.dumps(card))
     loaded = load_default(rig.model)
-    return f"loaded; fields dropped: {sorted({'test', 'hyperparameters'} - set(loaded.card))}"
+    kept = {"test": loaded.card.test is not None, "hyperparameters": bool(loaded.card.hyperparameters)}
+    return f"loaded; fields dropped: {sorted(name for name, there in kept.items() if not there)}"
 
 
 def mismatched_pair(rig, load_default, save_default):
     from bench.faults import variant
+    from model.store.card import ModelCard
 
     old_card = rig.model.with_suffix(".json").read_text()
-    save_default(rig.model, variant(SHIPPED.read_bytes(), 1), {"note": "new"})
+    save_default(rig.model, variant(SHIPPED.read_bytes(), 1), ModelCard(other={"note": "new"}))
     rig.model.with_suffix(".json").write_text(old_card)
     loaded = load_default(rig.model)
     return f"read the previous default from the history ({loaded.name}); the owner is told: {loaded.problem}"

@@ -73,6 +73,7 @@ def sample_file(seed: int, count: int = 40) -> bytes:
 
 def worker(home: Path, kind: str, seed: int) -> None:
     """Do one kind of write over and over, printing a line for each one confirmed."""
+    from model.store.card import ModelCard
     from model.store.collection import visitor_store
     from model.store.defaults import save_default
 
@@ -95,7 +96,7 @@ def worker(home: Path, kind: str, seed: int) -> None:
         else:
             data = variant(SHIPPED.read_bytes(), seed * 1000 + n)
             print(f"saving {hashlib.sha256(data).hexdigest()}", flush=True)
-            save_default(home / "model" / "net.keras", data, {"round": seed, "n": n})
+            save_default(home / "model" / "net.keras", data, ModelCard(other={"round": seed, "n": n}))
             print(f"saved {hashlib.sha256(data).hexdigest()}", flush=True)
 
 

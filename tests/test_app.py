@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.reading.network import NumpyNetwork
-from model.store.card import card_path
+from model.store.card import ModelCard, Scores, card_path
 from model.store.collection import new_token, visitor_store
 from model.store.defaults import history
 
@@ -56,11 +56,7 @@ class InstantQueue:
             rng = np.random.default_rng(0)
             weights = [a for n, m in zip(sizes, sizes[1:]) for a in (rng.normal(0, 0.05, (n, m)), np.zeros(m))]
             net = NumpyNetwork.from_arrays(weights)
-            card = {
-                "architecture": {"layers": " → ".join(map(str, sizes)), "hidden": list(config.hidden)},
-                "hyperparameters": config.as_dict(),
-                "test": {"accuracy": 0.1, "count": 500},
-            }
+            card = ModelCard(config.hidden, hyperparameters=config.as_dict(), test=Scores(0.1, count=500))
             job.result = JobResult(net, card, worker="instant")
         elif kind == "save":
             job.result = keras_bytes(to_keras(args[0]))
@@ -72,6 +68,12 @@ class InstantQueue:
 @pytest.fixture
 def instant_jobs(monkeypatch):
     monkeypatch.setattr("ui.training.job_queue", InstantQueue)
+
+
+def train_button(at):
+    """The sidebar form's Train button (while a run goes on, its Stop button comes first)."""
+    [button] = [b for b in at.sidebar.button if b.label == "Train"]
+    return button
 
 
 def texts(elements):
@@ -87,7 +89,7 @@ def fill_form(at, layers="32", epochs=1, batch_size=64):
 
 
 def train_and_wait(at, timeout=120):
-    at.sidebar.button[0].click().run()
+    train_button(at).click().run()
     deadline = time.time() + timeout
     while time.time() < deadline:
         time.sleep(0.5)
@@ -112,8 +114,8 @@ def test_empty_canvas_invites_to_draw_and_predicts_nothing(app):
 def test_default_network_is_listed_with_its_accuracy(app):
     radio = app.sidebar.radio[0]
     card = app.session_state["networks"]["Default"].card
-    augmented = " · augmented" if card["hyperparameters"].get("augment") else ""
-    assert radio.options == [f"Default: {card['architecture']['layers']} · {card['test']['accuracy']:.2%}{augmented}"]
+    augmented = " · augmented" if card.augmented else ""
+    assert radio.options == [f"Default: {card.layers} · {card.accuracy:.2%}{augmented}"]
     assert radio.value == "Default"
 
 
@@ -129,7 +131,7 @@ def test_default_network_is_listed_with_its_accuracy(app):
 )
 def test_invalid_layers_are_refused_before_training(app, layers, message):
     fill_form(app, layers=layers)
-    app.sidebar.button[0].click().run()
+    train_button(app).click().run()
     assert any(message in text for text in texts(app.sidebar.error)), texts(app.sidebar.error)
     assert "job" not in app.session_state
     assert len(app.sidebar.radio[0].options) == 1
@@ -144,7 +146,7 @@ def test_retrain_adds_a_network_and_uses_it(app):
     assert radio.value == "Trained #1", "the new network is active right away"
     new = app.session_state["networks"]["Trained #1"]
     assert new.net.hidden == (32, 16)
-    assert new.card["test"]["count"] == 500  # the tiny test set, through MNIST_PATH
+    assert new.card.test.count == 500  # the tiny test set, through MNIST_PATH
     label = [o for o in radio.options if o.startswith("Trained #1")][0]
     assert "784 → 32 → 16 → 10" in label and "%" in label
     assert any(m.label == "Test accuracy" for m in app.sidebar.metric)
@@ -235,7 +237,7 @@ def test_missing_mnist_is_explained_and_drawing_still_works(model_copy, monkeypa
     assert not at.exception
     [warning] = texts(at.sidebar.warning)
     assert "MNIST_PATH" in warning and "does not exist" in warning
-    assert at.sidebar.button[0].disabled, "Train is disabled"
+    assert train_button(at).disabled, "Train is disabled"
     assert any("Draw a digit" in text for text in texts(at.main.info))
     assert at.session_state["networks"]["Default"]
 
@@ -310,7 +312,7 @@ def test_teach_panel_counts_samples_and_offers_fine_tuning(app, tmp_path):
         assert not texts(app.sidebar.error), texts(app.sidebar.error)
     tuned = app.session_state["networks"]["Fine-tuned #1"]
     assert app.session_state["active"] == "Fine-tuned #1"
-    assert tuned.card["fine_tune"]["trained_on"] + tuned.card["fine_tune"]["held_out"] == 12
+    assert tuned.card.fine_tune["trained_on"] + tuned.card.fine_tune["held_out"] == 12
     assert len(app.main.table) == 1, "the before/after table is shown"
 
 
@@ -358,7 +360,7 @@ def test_the_server_never_downloads_mnist(model_copy, monkeypatch, tmp_path):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert any("set MNIST_PATH" in w for w in texts(at.sidebar.warning))
-    assert at.sidebar.button[0].disabled, "Train waits for MNIST"
+    assert train_button(at).disabled, "Train waits for MNIST"
     open_panel(at, "Where it fails")  # needs the test set: says so, downloads nothing
     assert not at.exception
 
@@ -391,12 +393,12 @@ def test_the_sidebar_shows_the_place_in_the_queue_and_refuses_a_second_run(app, 
     )
     try:
         fill_form(app, layers="8", epochs=1)
-        app.sidebar.button[0].click().run()
+        train_button(app).click().run()
         job = app.session_state["job"]
         assert job.ahead == 1 and "1 run ahead of yours" in job.status
         assert any("1 run ahead of yours" in p.proto.text for p in app.sidebar.get("progress"))
         app.run()
-        assert app.sidebar.button[0].disabled, "one run per visitor: Train waits for this one"
+        assert train_button(app).disabled, "one run per visitor: Train waits for this one"
         job.stop()
     finally:
         blocker.stop()
@@ -415,7 +417,7 @@ def test_an_unreachable_cluster_is_a_sentence_and_drawing_goes_on(app, monkeypat
 
     monkeypatch.setattr(job_queue(), "client_factory", unreachable)
     fill_form(app, layers="8", epochs=1)
-    app.sidebar.button[0].click().run()
+    train_button(app).click().run()
     assert not app.exception
     assert any("Training is unavailable" in e for e in texts(app.sidebar.error))
     assert any("Draw a digit" in text for text in texts(app.main.info))

@@ -3,12 +3,13 @@
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from model.reading.network import ModelFileError, NumpyNetwork
-from model.store.card import card_path, checked_card
+from model.store.card import ModelCard, Scores, card_path
 from model.store.defaults import KEEP, history, load_default, main, restore, save_default, sweep
 
 SHIPPED = Path(__file__).resolve().parent.parent / "model" / "mnist_ann.keras"
@@ -27,13 +28,13 @@ def small_keras(tmp_path_factory):
     """The bytes of a tiny .keras file, with a card."""
     from model.training.keras_ann import build_ann, keras_bytes
 
-    return keras_bytes(build_ann((8,))), {"name": "small", "test": {"accuracy": 0.5, "loss": 1.0, "count": 10}}
+    return keras_bytes(build_ann((8,))), ModelCard(test=Scores(0.5, 1.0, 10), other={"name": "small"})
 
 
 def test_the_shipped_pair_matches(default):
     loaded = load_default(default)
     assert loaded.problem is None and loaded.name == "current"
-    assert loaded.card["model_sha256"] == hashlib.sha256(default.read_bytes()).hexdigest()
+    assert loaded.card.model_sha256 == hashlib.sha256(default.read_bytes()).hexdigest()
 
 
 def test_a_new_network_with_the_old_card_falls_back_to_the_previous_default(default, small_keras):
@@ -52,7 +53,7 @@ def test_a_damaged_card_never_crashes_a_load(default, card_text):
     card_path(default).write_text(card_text)
     if card_text.startswith('{"test"'):
         loaded = load_default(default)  # wrong shapes are dropped, the network still loads
-        assert "test" not in loaded.card and loaded.problem is None
+        assert loaded.card.test is None and loaded.problem is None
     else:
         with pytest.raises(ModelFileError, match="damaged"):
             load_default(default)  # no history to fall back to: one sentence
@@ -74,7 +75,7 @@ def test_history_keeps_the_last_few_and_restore_rolls_back(default, small_keras)
     data, card = small_keras
     shipped = default.read_bytes()
     for i in range(KEEP + 2):
-        save_default(default, data if i % 2 == 0 else shipped, {**card, "name": f"save {i}"})
+        save_default(default, data if i % 2 == 0 else shipped, replace(card, other={"name": f"save {i}"}))
     assert len(history(default)) <= KEEP
     newest = history(default)[0]
     wanted = newest.path.read_bytes()
@@ -100,7 +101,7 @@ def test_rollback_from_the_command_line(default, small_keras, capsys):
 def test_a_save_refuses_bytes_that_are_not_a_network(default):
     before = default.read_bytes()
     with pytest.raises(ModelFileError):
-        save_default(default, b"PK\x03\x04 not a model", {})
+        save_default(default, b"PK\x03\x04 not a model", ModelCard())
     assert default.read_bytes() == before and history(default) == []
 
 
@@ -112,8 +113,8 @@ def test_sweep_removes_what_killed_saves_left(default, small_keras):
     assert not list(default.parent.rglob(".tmp-*"))
 
 
-def test_checked_card_drops_badly_shaped_fields():
-    card = checked_card(
+def test_a_card_read_from_a_file_drops_badly_shaped_fields():
+    card = ModelCard.from_dict(
         {
             "test": {"accuracy": 2.0},
             "history": {"loss": ["x"]},
@@ -122,8 +123,16 @@ def test_checked_card_drops_badly_shaped_fields():
             "hyperparameters": {"augment": "yes"},
         }
     )
-    assert card == {"command": "python train.py"}
-    assert checked_card([1, 2]) is None
+    assert card == ModelCard(command="python train.py")
+    assert ModelCard.from_dict([1, 2]) is None
+
+
+def test_a_card_survives_a_round_trip_and_an_old_card_still_reads():
+    old = json.loads((Path(__file__).resolve().parent / "data" / "before_styles.json").read_text())
+    card = ModelCard.from_dict(old)
+    assert card.hidden == (800, 400) and card.augmented and card.accuracy == old["test"]["accuracy"]
+    assert card.layers == "784 → 800 → 400 → 10" and card.dropout == 0.1
+    assert card.to_dict() == old, "nothing is lost or changed on the way through"
 
 
 def test_the_shipped_default_and_the_samples_folder_are_where_the_readme_says():

@@ -37,7 +37,7 @@ def test_a_job_trains_on_the_worker_and_reports_progress(training_cluster):
     job = wait(queue.submit("visitor-a", "training", train_task, CONFIG, "python train.py"))
     assert job.state == "done", job.error
     assert job.result.net.hidden == (16,)
-    assert job.result.card["test"]["count"] == 500, "the worker read its own (tiny) MNIST"
+    assert job.result.card.test.count == 500, "the worker read its own (tiny) MNIST"
     assert job.curve and job.curve[-1].split == "validation", "progress came back from the worker"
     assert job.fraction == 1.0
 
@@ -97,7 +97,7 @@ def test_fine_tune_and_keras_file_tasks(training_cluster, tiny_mnist):
         queue.submit("visitor-h", "fine-tune", fine_tune_task, trained.net, trained.card, "Trained #1", samples)
     )
     assert tuned.state == "done", tuned.error
-    assert tuned.result.card["fine_tune"]["trained_on"] + tuned.result.card["fine_tune"]["held_out"] == 20
+    assert tuned.result.card.fine_tune["trained_on"] + tuned.result.card.fine_tune["held_out"] == 20
     saved = wait(queue.submit("visitor-h", "save", keras_file_task, trained.net, trained.card, priority=10))
     assert saved.state == "done", saved.error
     assert np.allclose(NumpyNetwork.from_keras_bytes(saved.result).weights()[0], trained.net.weights()[0])
@@ -150,7 +150,7 @@ def test_train_py_runs_on_the_cluster_named_by_dask_scheduler_address(training_c
     assert "on the cluster at tcp://" in run.stdout and "epoch   1/1" in run.stdout
     loaded = load_default(out)
     assert loaded.problem is None and loaded.net.hidden == (12,)
-    assert loaded.card["test"]["count"] == 500, "trained on the worker's (tiny) MNIST"
+    assert loaded.card.test.count == 500, "trained on the worker's (tiny) MNIST"
 
 
 def test_an_unreachable_scheduler_is_one_sentence(tmp_path):

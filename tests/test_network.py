@@ -10,7 +10,7 @@ import pytest
 from model.config import TrainConfig
 from model.reading.metrics import evaluate
 from model.reading.network import ModelFileError, NumpyNetwork
-from model.store.card import card_path
+from model.store.card import ModelCard, card_path
 from model.store.defaults import history, load_default
 from model.training.keras_ann import STEPS_PER_EXECUTION, Progress, build_ann, load_model, save_model, train
 from model.training.run import fit_network
@@ -108,7 +108,7 @@ def test_same_seed_same_network(tiny_mnist):
     config = TrainConfig(hidden=(32,), epochs=1, batch_size=64, seed=7)
     first = fit_network(config, tiny_mnist, {}, "cmd")
     second = fit_network(config, tiny_mnist, {}, "cmd")
-    assert first.card["test"]["accuracy"] == second.card["test"]["accuracy"]
+    assert first.card.accuracy == second.card.accuracy
     for a, b in zip(first.net.weights(), second.net.weights()):
         np.testing.assert_array_equal(a, b)
     other = fit_network(TrainConfig(hidden=(32,), epochs=1, batch_size=64, seed=8), tiny_mnist, {}, "cmd")
@@ -138,7 +138,7 @@ def test_card_is_written_beside_the_model(trained, tmp_path):
     card = json.loads(card_path(path).read_text())
     assert card["architecture"]["hidden"] == [48, 24]
     assert card["parameters"] == trained.model.count_params()
-    assert card["test"]["accuracy"] == trained.card["test"]["accuracy"]
+    assert card["test"]["accuracy"] == trained.card.accuracy
     from model.store.data import file_sha256
 
     assert card["model_sha256"] == file_sha256(path)
@@ -168,7 +168,7 @@ def test_a_failed_save_leaves_the_old_model_intact(trained, tiny_mnist, tmp_path
 
     monkeypatch.setattr(keras.Model, "save", crash_mid_write)
     with pytest.raises(OSError, match="disk full"):
-        save_model(build_ann((8,)), path, {"other": "card"})
+        save_model(build_ann((8,)), path, ModelCard(other={"other": "card"}))
     assert path.read_bytes() == old_bytes and card_path(path).read_text() == old_card
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.keras"], "no temp files left"
     NumpyNetwork.load(path)  # still a valid model
@@ -176,7 +176,7 @@ def test_a_failed_save_leaves_the_old_model_intact(trained, tiny_mnist, tmp_path
 
 def test_each_save_keeps_the_previous_pair_in_the_history(trained, tmp_path):
     path = tmp_path / "net.keras"
-    save_model(build_ann((8,)), path, {"name": "first"})
+    save_model(build_ann((8,)), path, ModelCard(other={"name": "first"}))
     first = path.read_bytes()
     save_model(trained.model, path, trained.card)
     [entry] = history(path)
@@ -225,7 +225,7 @@ def test_two_saves_at_the_same_moment_leave_a_valid_pair(tmp_path):
     def save(hidden):
         try:
             barrier.wait()
-            save_model(models[hidden], path, {"hidden": hidden})
+            save_model(models[hidden], path, ModelCard(other={"hidden": hidden}))
         except Exception as error:  # reported below
             errors.append(error)
 

@@ -97,7 +97,7 @@ def teach_panel(network: Network) -> None:
         review(samples)
     exchange(samples)
     fine_tune_controls(network, samples)
-    report = network.card.get("fine_tune")
+    report = network.card.fine_tune
     if report:
         show_report(report)
 

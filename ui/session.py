@@ -20,7 +20,7 @@ import streamlit as st
 from model.jobs.cluster import scheduler_address
 from model.jobs.queue import JobQueue
 from model.reading.network import ModelFileError, NumpyNetwork
-from model.store.card import architecture
+from model.store.card import ModelCard, architecture
 from model.store.collection import all_stores
 from model.store.data import ENV_VAR, MnistUnavailable, keras_cache_file, load_mnist, mnist_source, provenance
 from model.store.defaults import default_path, load_default, stamp, sweep
@@ -37,16 +37,16 @@ class Network:
 
     name: str
     net: NumpyNetwork
-    card: dict
+    card: ModelCard
 
     @property
     def accuracy(self) -> float | None:
-        return self.card.get("test", {}).get("accuracy")
+        return self.card.accuracy
 
     @property
     def label(self) -> str:
         accuracy = f" · {self.accuracy:.2%}" if self.accuracy is not None else ""
-        augmented = " · augmented" if self.card.get("hyperparameters", {}).get("augment") else ""
+        augmented = " · augmented" if self.card.augmented else ""
         return f"{self.name}: {architecture(self.net.hidden)}{accuracy}{augmented}"
 
     @property
@@ -179,7 +179,7 @@ def session_networks() -> dict[str, Network]:
     return st.session_state[keys.NETWORKS]
 
 
-def add_network(net: NumpyNetwork, card: dict, kind: str = "Trained") -> str:
+def add_network(net: NumpyNetwork, card: ModelCard, kind: str = "Trained") -> str:
     """Add a network to this visitor's list, make it active, and return its name.
 
     The oldest networks made here (never the default) are dropped to stay

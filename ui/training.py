@@ -11,7 +11,7 @@ from model.jobs.cluster import ClusterUnavailable
 from model.jobs.queue import QueueRefused, TrainingJob
 from model.jobs.tasks import MAX_RUN_SECONDS, keras_file_task, train_task
 from model.reading.network import ModelFileError
-from model.store.card import training_summary
+from model.store.card import ModelCard, training_summary
 from model.store.defaults import KEEP, default_path, history, restore, save_default
 from ui import keys
 from ui.access import (
@@ -168,18 +168,17 @@ def networks_panel() -> None:
     )
     network = active_network()
     card = network.card
-    test = card.get("test", {})
     a, b = st.columns(2)
-    a.metric("Test accuracy", f"{test['accuracy']:.2%}" if "accuracy" in test else "–")
+    a.metric("Test accuracy", f"{card.accuracy:.2%}" if card.accuracy is not None else "–")
     b.metric("Parameters", compact(network.net.parameter_count), help=f"{network.net.parameter_count:,}")
     st.caption(training_summary(card))
-    if "confusion" in test:
+    if card.test and card.test.confusion:
         from ui.charts import confusion_chart
 
         with st.expander("Confusion matrix (MNIST test set)"):
-            st.altair_chart(confusion_chart(test["confusion"]), width="stretch")
-    if card.get("command"):
-        st.caption(f"Repeat with `{card['command']}`")
+            st.altair_chart(confusion_chart(card.test.confusion), width="stretch")
+    if card.command:
+        st.caption(f"Repeat with `{card.command}`")
     dropped = st.session_state.pop(keys.DROPPED_NETWORKS, None)
     if dropped:
         st.info(
@@ -218,7 +217,7 @@ def save_as_default(name: str) -> None:
         st.session_state[keys.JOB].result_for = (network.name, network.card)
 
 
-def write_default(name: str, card: dict) -> None:
+def write_default(name: str, card: ModelCard) -> None:
     job = st.session_state[keys.JOB]
     if not is_owner():
         st.session_state[keys.SAVE_MESSAGE] = ("error", "Only the owner of this app can change its default network.")

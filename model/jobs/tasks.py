@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from model.progress import Progress
 from model.reading.network import NumpyNetwork
+from model.store.card import ModelCard
 
 MAX_RUN_SECONDS = 300  # of training per run, enforced here on the worker
 STOP_CHECK_SECONDS = 0.5  # how often a run asks the scheduler whether it was told to stop
@@ -146,7 +147,7 @@ def fine_tune_task(
     started = time.perf_counter()
     mnist, _ = worker_mnist()
     reporter = _Reporter(queue_name, stop_name, limit_s)
-    dropout = base_card.get("hyperparameters", {}).get("dropout", 0.0)
+    dropout = base_card.dropout
     try:
         tuned, report = fine_tune(
             base, mnist, samples, dropout=dropout, on_progress=reporter.progress, should_stop=reporter.should_stop
@@ -160,10 +161,10 @@ def fine_tune_task(
 
 
 def keras_file_task(
-    net: NumpyNetwork, card: dict, queue_name: str | None = None, stop_name: str | None = None
+    net: NumpyNetwork, card: ModelCard, queue_name: str | None = None, stop_name: str | None = None
 ) -> bytes:
     """ "Save as default": the network as the bytes of a `.keras` file; the server writes them."""
     lower_priority()
     from model.training.keras_ann import keras_bytes, to_keras
 
-    return keras_bytes(to_keras(net, dropout=card.get("hyperparameters", {}).get("dropout", 0.0)))
+    return keras_bytes(to_keras(net, dropout=card.dropout))

@@ -5,6 +5,11 @@ seed, the data's sha256, library versions, the date and the `train.py`
 command that repeats it) and how good it is (test loss and accuracy,
 per-class accuracy, confusion matrix, training time), so that a number in the
 app or the README can always be traced back to a run.
+
+In the program a card is a `ModelCard`: the fields the app reads are typed
+and checked when a card is read (`ModelCard.from_dict`: a field of the wrong
+shape is dropped, so an old or damaged card still loads), and everything
+else on the card is kept as it was read. On disk it stays plain JSON.
 """
 
 from __future__ import annotations
@@ -13,11 +18,135 @@ import json
 import os
 import platform
 import sys
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from model.config import TrainConfig
 from model.reading.metrics import Evaluation
+
+KIND = "Flatten → Dense(ReLU) … → Dense(softmax)"
+
+
+@dataclass(frozen=True)
+class Scores:
+    """How a network did on the MNIST test set."""
+
+    accuracy: float
+    loss: float | None = None
+    count: int | None = None
+    per_class_accuracy: tuple[float, ...] = ()
+    confusion: tuple[tuple[int, ...], ...] = ()
+
+    @classmethod
+    def from_evaluation(cls, test: Evaluation) -> Scores:
+        return cls(
+            round(test.accuracy, 5),
+            round(test.loss, 5),
+            test.count,
+            tuple(round(a, 5) for a in test.per_class_accuracy),
+            tuple(tuple(row) for row in test.confusion),
+        )
+
+    def to_dict(self) -> dict:
+        d = {"loss": self.loss, "accuracy": self.accuracy, "count": self.count}
+        d = {key: value for key, value in d.items() if value is not None}
+        if self.per_class_accuracy:
+            d["per_class_accuracy"] = list(self.per_class_accuracy)
+        if self.confusion:
+            d["confusion"] = [list(row) for row in self.confusion]
+        return d
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a network is, how it was made and how good it is; every field may be missing on an old card."""
+
+    hidden: tuple[int, ...] | None = None
+    parameters: int | None = None
+    hyperparameters: dict = field(default_factory=dict)  # `TrainConfig.as_dict()` of the run
+    test: Scores | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    training_seconds: float | None = None
+    data: dict = field(default_factory=dict)  # where MNIST came from (`model.store.data.provenance`)
+    command: str | None = None  # the train.py command that repeats the run
+    model_sha256: str | None = None  # of the .keras file it describes (set when it is saved)
+    fine_tune: dict | None = None  # what a fine-tune on a person's samples did
+    extra_samples: dict | None = None  # train.py --extra: how the held-out samples were read
+    other: dict = field(default_factory=dict)  # the rest of the card, kept as read (versions, date, …)
+
+    @property
+    def layers(self) -> str | None:
+        """ "784 → 128 → 64 → 10"."""
+        return architecture(self.hidden) if self.hidden is not None else None
+
+    @property
+    def augmented(self) -> bool:
+        return self.hyperparameters.get("augment") is True
+
+    @property
+    def dropout(self) -> float:
+        return float(self.hyperparameters.get("dropout", 0.0))
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.test.accuracy if self.test else None
+
+    @classmethod
+    def from_dict(cls, raw) -> ModelCard | None:
+        """A card as read from a file; a field of the wrong shape is dropped. None if it is not a JSON object."""
+        if not isinstance(raw, dict):
+            return None
+        good = {key: value for key, value in raw.items() if _FIELD_CHECKS.get(key, _anything)(value)}
+        hidden = good.get("architecture", {}).get("hidden")
+        test = good.get("test")
+        return cls(
+            hidden=tuple(hidden) if _hidden(hidden) else None,
+            parameters=good.get("parameters"),
+            hyperparameters=good.get("hyperparameters", {}),
+            test=None
+            if test is None
+            else Scores(
+                test["accuracy"],
+                test.get("loss"),
+                test.get("count"),
+                tuple(test.get("per_class_accuracy", ())),
+                tuple(tuple(row) for row in test.get("confusion", ())),
+            ),
+            history=good.get("history", {}),
+            training_seconds=good.get("training_seconds"),
+            data=good.get("data", {}),
+            command=good.get("command"),
+            model_sha256=good.get("model_sha256"),
+            fine_tune=good.get("fine_tune"),
+            extra_samples=good.get("extra_samples") if isinstance(good.get("extra_samples"), dict) else None,
+            other={key: value for key, value in good.items() if key not in _TYPED},
+        )
+
+    def to_dict(self) -> dict:
+        """The card as JSON stores it (the layout of every card this project has written)."""
+        d = dict(self.other)
+        if self.hidden is not None:
+            d["architecture"] = {
+                **d.get("architecture", {}),
+                "layers": self.layers,
+                "kind": KIND,
+                "hidden": list(self.hidden),
+            }
+        typed = {
+            "parameters": self.parameters,
+            "hyperparameters": self.hyperparameters or None,
+            "test": self.test.to_dict() if self.test else None,
+            "history": self.history or None,
+            "training_seconds": self.training_seconds,
+            "data": self.data or None,
+            "command": self.command,
+            "model_sha256": self.model_sha256,
+            "fine_tune": self.fine_tune,
+            "extra_samples": self.extra_samples,
+        }
+        d.update({key: value for key, value in typed.items() if value is not None})
+        return d
 
 
 def card_path(model_path: str | os.PathLike) -> Path:
@@ -38,49 +167,41 @@ def make_card(
     seconds: float,
     data: dict,
     command: str,
-) -> dict:
+) -> ModelCard:
     """Everything a reader needs to trust, compare and repeat a trained network."""
-    return {
-        "architecture": {
-            "layers": architecture(config.hidden),
-            "kind": "Flatten → Dense(ReLU) … → Dense(softmax)",
-            "hidden": list(config.hidden),
-            "dropout": config.dropout,
+    return ModelCard(
+        hidden=tuple(config.hidden),
+        parameters=parameters,
+        hyperparameters=config.as_dict(),
+        test=Scores.from_evaluation(test),
+        history={key: [round(v, 5) for v in values] for key, values in history.items()},
+        training_seconds=round(seconds, 1),
+        data=data,
+        command=command,
+        other={
+            "architecture": {"dropout": config.dropout},
+            "seed": config.seed,
+            "versions": library_versions(),
+            "created": _now(),
         },
-        "parameters": parameters,
-        "hyperparameters": config.as_dict(),
-        "seed": config.seed,
-        "test": test_section(test),
-        "history": {key: [round(v, 5) for v in values] for key, values in history.items()},
-        "training_seconds": round(seconds, 1),
-        "data": data,
-        "versions": library_versions(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command,
-    }
-
-
-def test_section(test: Evaluation) -> dict:
-    return {
-        "loss": round(test.loss, 5),
-        "accuracy": round(test.accuracy, 5),
-        "count": test.count,
-        "per_class_accuracy": [round(a, 5) for a in test.per_class_accuracy],
-        "confusion": test.confusion,
-    }
-
-
-def fine_tuned_card(base: dict, test: Evaluation, report: dict, seconds: float) -> dict:
-    """The card of a network fine-tuned from `base` on a person's samples."""
-    card = {key: value for key, value in base.items() if key not in ("command", "model_sha256", "history")}
-    card.update(
-        {
-            "test": test_section(test),
-            "fine_tune": {**report, "seconds": round(seconds, 1)},
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
     )
-    return card
+
+
+def fine_tuned_card(base: ModelCard, test: Evaluation, report: dict, seconds: float) -> ModelCard:
+    """The card of a network fine-tuned from `base` on a person's samples."""
+    return replace(
+        base,
+        test=Scores.from_evaluation(test),
+        fine_tune={**report, "seconds": round(seconds, 1)},
+        command=None,  # the command made the base, not this network
+        model_sha256=None,
+        history={},
+        other={**base.other, "created": _now()},
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def library_versions() -> dict[str, str]:
@@ -100,41 +221,34 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def training_summary(card: dict) -> str:
+def training_summary(card: ModelCard) -> str:
     """ "Trained in 206 s · 40 epochs · 60,000 images", from whatever the card has."""
     parts = []
-    if "training_seconds" in card:
-        parts.append(f"Trained in {card['training_seconds']:.0f} s")
-    epochs = len(card.get("history", {}).get("loss", []))
+    if card.training_seconds is not None:
+        parts.append(f"Trained in {card.training_seconds:.0f} s")
+    epochs = len(card.history.get("loss", []))
     if epochs:
         parts.append(f"{epochs} epoch{'s' if epochs > 1 else ''}")
-    images = card.get("data", {}).get("train_images")
+    images = card.data.get("train_images")
     if images:
         parts.append(f"{images:,} images")
-    if "fine_tune" in card:
-        parts.append(f"then fine-tuned on {card['fine_tune']['trained_on']} of your samples")
+    if card.fine_tune:
+        parts.append(f"then fine-tuned on {card.fine_tune['trained_on']} of your samples")
     return " · ".join(parts) or "No training record."
 
 
-def read_card(model_path: str | os.PathLike) -> dict | None:
-    """The card beside a model, checked (see `checked_card`), or None if it is missing or unreadable."""
+def read_card(model_path: str | os.PathLike) -> ModelCard | None:
+    """The card beside a model, checked (see `ModelCard.from_dict`), or None if it is missing or unreadable.
+
+    A card is read from disk, where anything can stand in it; a field of the
+    wrong shape is dropped (the page then shows "–" for it) instead of
+    raising in the middle of a page.
+    """
     try:
         card = json.loads(card_path(model_path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return checked_card(card)
-
-
-def checked_card(card) -> dict | None:
-    """A card as read from a file, with every field the app relies on of the right shape.
-
-    A card is read from disk, where anything can stand in it; a field of the
-    wrong shape is dropped (the page then shows "–" for it) instead of
-    raising in the middle of a page. None if it is not a JSON object at all.
-    """
-    if not isinstance(card, dict):
-        return None
-    return {key: value for key, value in card.items() if _FIELD_CHECKS.get(key, _anything)(value)}
+    return ModelCard.from_dict(card)
 
 
 def _number(v) -> bool:
@@ -147,6 +261,10 @@ def _share(v) -> bool:
 
 def _count(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _hidden(v) -> bool:
+    return isinstance(v, list) and all(_count(n) and n > 0 for n in v)
 
 
 def _anything(v) -> bool:
@@ -193,6 +311,7 @@ def _fine_tune_section(v) -> bool:
 
 _FIELD_CHECKS = {
     "architecture": lambda v: isinstance(v, dict) and isinstance(v.get("layers", ""), str),
+    "extra_samples": lambda v: isinstance(v, dict),
     "parameters": _count,
     "hyperparameters": lambda v: (
         isinstance(v, dict) and isinstance(v.get("augment", False), bool) and _share(v.get("dropout", 0))
@@ -208,4 +327,16 @@ _FIELD_CHECKS = {
     "command": lambda v: isinstance(v, str),
     "model_sha256": lambda v: isinstance(v, str),
     "fine_tune": _fine_tune_section,
+}
+_TYPED = {
+    "parameters",
+    "hyperparameters",
+    "test",
+    "history",
+    "training_seconds",
+    "data",
+    "command",
+    "model_sha256",
+    "fine_tune",
+    "extra_samples",
 }

@@ -23,13 +23,13 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from model.reading.network import MAX_FILE_BYTES, ModelFileError, NumpyNetwork
 from model.store.atomic import atomic_write_bytes, atomic_write_json, exclusive, sweep_temporary_files
-from model.store.card import card_path, checked_card
+from model.store.card import ModelCard, card_path
 
 KEEP = 5  # earlier defaults kept for rollback
 SHIPPED = Path(__file__).resolve().parents[1] / "mnist_ann.keras"
@@ -38,7 +38,7 @@ SHIPPED = Path(__file__).resolve().parents[1] / "mnist_ann.keras"
 @dataclass(frozen=True)
 class Default:
     net: NumpyNetwork
-    card: dict
+    card: ModelCard
     name: str  # "current", or the history entry it was read from
     problem: str | None = None  # why the current default was not used, if it was not
 
@@ -74,7 +74,7 @@ def history(path: str | os.PathLike) -> list[Entry]:
     return [Entry(p.stem, p) for p in sorted(folder.glob("*.keras"), reverse=True) if not p.name.startswith(".")]
 
 
-def save_default(path: str | os.PathLike, keras_bytes: bytes, card: dict) -> None:
+def save_default(path: str | os.PathLike, keras_bytes: bytes, card: ModelCard) -> None:
     """Make `keras_bytes` (a `.keras` file) with `card` the default; the current one goes to the history.
 
     The network is checked before anything is written; an OSError (a full
@@ -114,7 +114,7 @@ def load_default(path: str | os.PathLike) -> Default:
     with exclusive(path):
         try:
             data, card = _read_pair(path)
-            return Default(_check_pair(data, card, path.name), card or {}, "current")
+            return Default(_check_pair(data, card, path.name), card or ModelCard(), "current")
         except ModelFileError as error:
             problem = str(error)
         for entry in history(path):
@@ -125,7 +125,7 @@ def load_default(path: str | os.PathLike) -> Default:
                 continue
             return Default(
                 net,
-                card or {},
+                card or ModelCard(),
                 entry.name,
                 f"{problem} Using the previous default, saved {entry.saved}, until the owner fixes it.",
             )
@@ -145,7 +145,7 @@ def sweep(path: str | os.PathLike) -> list[str]:
     return sweep_temporary_files(Path(path).parent) + sweep_temporary_files(history_folder(path))
 
 
-def _read_pair(path: Path) -> tuple[bytes, dict | None]:
+def _read_pair(path: Path) -> tuple[bytes, ModelCard | None]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -162,7 +162,7 @@ def _read_pair(path: Path) -> tuple[bytes, dict | None]:
     except OSError as error:
         raise ModelFileError(f"The card of {path.name} could not be read ({error.strerror}).") from None
     try:
-        card = checked_card(json.loads(text))
+        card = ModelCard.from_dict(json.loads(text))
     except ValueError:
         card = None
     if card is None:
@@ -170,8 +170,8 @@ def _read_pair(path: Path) -> tuple[bytes, dict | None]:
     return data, card
 
 
-def _check_pair(data: bytes, card: dict | None, name: str) -> NumpyNetwork:
-    expected = (card or {}).get("model_sha256")
+def _check_pair(data: bytes, card: ModelCard | None, name: str) -> NumpyNetwork:
+    expected = card.model_sha256 if card else None
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         raise ModelFileError(
             f"The default network and its card do not match ({name} was changed or its save was cut short)."
@@ -179,9 +179,9 @@ def _check_pair(data: bytes, card: dict | None, name: str) -> NumpyNetwork:
     return NumpyNetwork.from_keras_bytes(data, name)
 
 
-def _write_pair(path: Path, data: bytes, card: dict) -> None:
+def _write_pair(path: Path, data: bytes, card: ModelCard) -> None:
     atomic_write_bytes(path, data)
-    atomic_write_json(card_path(path), {**card, "model_sha256": hashlib.sha256(data).hexdigest()})
+    atomic_write_json(card_path(path), replace(card, model_sha256=hashlib.sha256(data).hexdigest()).to_dict())
 
 
 def _archive_current(path: Path) -> None:
@@ -195,7 +195,7 @@ def _archive_current(path: Path) -> None:
     folder.mkdir(exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
     name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{digest[:8]}"
-    _write_pair(folder / f"{name}.keras", data, card or {})
+    _write_pair(folder / f"{name}.keras", data, card or ModelCard())
     for entry in history(path):  # the same network kept before: only its newest copy stays
         if entry.name.endswith(digest[:8]) and entry.name != name:
             entry.path.unlink(missing_ok=True)
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         current = load_default(path)
         print(f"current: {path} ({current.name}{'; ' + current.problem if current.problem else ''})")
         for entry in entries:
-            accuracy = (checked_card(_json(card_path(entry.path))) or {}).get("test", {}).get("accuracy")
+            accuracy = (ModelCard.from_dict(_json(card_path(entry.path))) or ModelCard()).accuracy
             print(
                 f"{entry.name}  saved {entry.saved}  test accuracy {f'{accuracy:.2%}' if accuracy is not None else '–'}"
             )

@@ -20,6 +20,7 @@ import numpy as np
 
 from model.progress import Progress, ProgressHook
 from model.reading.network import NumpyNetwork
+from model.store.card import ModelCard
 from model.store.defaults import save_default
 
 
@@ -197,13 +198,13 @@ def keras_bytes(model: keras.Model) -> bytes:
         return path.read_bytes()
 
 
-def save_model(model: keras.Model, path: str | os.PathLike, card: dict | None = None) -> None:
+def save_model(model: keras.Model, path: str | os.PathLike, card: ModelCard | None = None) -> None:
     """Save the model and its card beside it, atomically, keeping the previous pair in the history.
 
     See `model.store.defaults.save_default`: the card gets the network's sha256, so
     a reader can tell a matching pair from one a kill cut short.
     """
-    save_default(path, keras_bytes(model), card or {})
+    save_default(path, keras_bytes(model), card or ModelCard())
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

@@ -16,7 +16,7 @@ import numpy as np
 from model.config import TrainConfig
 from model.reading.metrics import evaluate
 from model.reading.network import NumpyNetwork
-from model.store.card import make_card
+from model.store.card import ModelCard, make_card
 from model.training.keras_ann import ProgressHook, build_ann, train
 
 
@@ -24,7 +24,7 @@ from model.training.keras_ann import ProgressHook, build_ann, train
 class TrainedNetwork:
     model: keras.Model
     net: NumpyNetwork
-    card: dict
+    card: ModelCard
 
 
 def fit_network(
