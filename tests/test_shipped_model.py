@@ -46,17 +46,31 @@ def test_keras_safe_mode_loads_it_and_agrees_with_numpy(shipped, mnist):
     np.testing.assert_allclose(shipped.probabilities(x), model(x, training=False).numpy(), atol=1e-5)
 
 
-def test_test_set_accuracy_is_at_least_99_percent(shipped, card, mnist):
+def test_test_set_accuracy_is_at_least_99_4_percent(shipped, card, mnist):
     (_, _), (x_test, y_test) = mnist
     result = evaluate(shipped.probabilities_batched(x_test.astype(np.float32) / 255.0), y_test)
     assert result.count == 10_000
-    assert result.accuracy >= 0.99, f"shipped model reads {result.accuracy:.2%} of the MNIST test set"
+    assert result.accuracy >= 0.994, f"shipped model reads {result.accuracy:.2%} of the MNIST test set"
     assert result.accuracy == pytest.approx(card["test"]["accuracy"], abs=1e-4), "the card tells the truth"
 
 
-def test_it_was_trained_with_augmentation(card):
-    assert card["hyperparameters"]["augment"] is True
-    assert "--augment" in card["command"].split()
+def test_it_was_trained_with_augmentation_and_writing_styles(card):
+    assert card["hyperparameters"]["augment"] is True and card["hyperparameters"]["redraw"] > 0
+    assert "--augment" in card["command"].split() and "--redraw" in card["command"].split()
+    notes = card["notes"]
+    assert "redrawn" in notes["trained_on"] and notes["still_misreads"], "the card says what it learnt and lacks"
+
+
+def test_every_writing_style_is_read_at_95_percent(shipped):
+    """The writing-styles benchmark (bench/digit_styles.py) in full: 25 styles × 40 drawings."""
+    from bench.digit_styles import PER_STYLE, catalogue, styled_digits
+    from model.reading.preprocess import to_mnist
+
+    drawings = list(styled_digits())
+    read = shipped.probabilities(np.stack([to_mnist(c) for c, _ in drawings])).argmax(axis=1)
+    hits = (read == np.array([label for _, label in drawings])).reshape(-1, PER_STYLE).mean(axis=1)
+    weak = {f"{digit} {style}": f"{hit:.0%}" for (digit, style), hit in zip(catalogue(), hits) if hit < 0.95}
+    assert not weak, f"styles read under 95%: {weak}"
 
 
 DRAWN_SLICE = 1000  # the first drawings of bench/drawn_digits.py's fixed sequence

@@ -73,6 +73,7 @@ class ModelCard:
     model_sha256: str | None = None  # of the .keras file it describes (set when it is saved)
     fine_tune: dict | None = None  # what a fine-tune on a person's samples did
     extra_samples: dict | None = None  # train.py --extra: how the held-out samples were read
+    notes: dict = field(default_factory=dict)  # in words: "trained_on", and "still_misreads" once measured
     other: dict = field(default_factory=dict)  # the rest of the card, kept as read (versions, date, …)
 
     @property
@@ -120,6 +121,7 @@ class ModelCard:
             model_sha256=good.get("model_sha256"),
             fine_tune=good.get("fine_tune"),
             extra_samples=good.get("extra_samples") if isinstance(good.get("extra_samples"), dict) else None,
+            notes=good.get("notes", {}),
             other={key: value for key, value in good.items() if key not in _TYPED},
         )
 
@@ -144,6 +146,7 @@ class ModelCard:
             "model_sha256": self.model_sha256,
             "fine_tune": self.fine_tune,
             "extra_samples": self.extra_samples,
+            "notes": self.notes or None,
         }
         d.update({key: value for key, value in typed.items() if value is not None})
         return d
@@ -178,6 +181,7 @@ def make_card(
         training_seconds=round(seconds, 1),
         data=data,
         command=command,
+        notes={"trained_on": trained_on(config, data)},
         other={
             "architecture": {"dropout": config.dropout},
             "seed": config.seed,
@@ -185,6 +189,21 @@ def make_card(
             "created": _now(),
         },
     )
+
+
+def trained_on(config: TrainConfig, data: dict) -> str:
+    """What a network was trained on, in words, for its card and the README."""
+    images = data.get("train_images")
+    words = f"{images:,} MNIST training images" if images else "MNIST's training images"
+    words += f" less a {config.validation_split:.0%} validation share"
+    if config.augment:
+        words += ", distorted afresh in every batch (rotation, slant, size, shift, elastic wobble, thickness)"
+    if config.redraw:
+        words += (
+            f", and {config.redraw:,} of them redrawn as a canvas draws them: random brush widths, and flags "
+            "and bases on 1s, bars across 7s, curled tails on 9s and open-topped 4s (model/training/styles.py)"
+        )
+    return words + "."
 
 
 def fine_tuned_card(base: ModelCard, test: Evaluation, report: dict, seconds: float) -> ModelCard:
@@ -312,6 +331,7 @@ def _fine_tune_section(v) -> bool:
 _FIELD_CHECKS = {
     "architecture": lambda v: isinstance(v, dict) and isinstance(v.get("layers", ""), str),
     "extra_samples": lambda v: isinstance(v, dict),
+    "notes": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(t, str) for k, t in v.items()),
     "parameters": _count,
     "hyperparameters": lambda v: (
         isinstance(v, dict) and isinstance(v.get("augment", False), bool) and _share(v.get("dropout", 0))
@@ -339,4 +359,5 @@ _TYPED = {
     "model_sha256",
     "fine_tune",
     "extra_samples",
+    "notes",
 }
