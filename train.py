@@ -189,7 +189,7 @@ def train_on_cluster(args) -> int:
         if saving.state != "done":
             print(f"train.py: error: could not make the .keras file: {saving.error}", file=sys.stderr)
             return 1
-        save_default(args.out, saving.result, result.card)
+        save_default(args.out, saving.result, result.card, result.net)
     except ClusterUnavailable as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 1

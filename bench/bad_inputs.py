@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from bench.report import machine, replace_section, table
+from model.store.defaults import copy_default
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "model" / "mnist_ann.keras"
@@ -71,8 +72,7 @@ class Rig:
         self.home = Path(tempfile.mkdtemp(prefix="bad-inputs-"))
         self.model = self.home / "model" / "net.keras"
         self.model.parent.mkdir()
-        shutil.copyfile(SHIPPED, self.model)
-        shutil.copyfile(SHIPPED.with_suffix(".json"), self.model.with_suffix(".json"))
+        copy_default(SHIPPED, self.model)
         from model.store.collection import new_token, visitor_store
 
         self.token = new_token()
@@ -90,8 +90,7 @@ class Rig:
             return False
 
     def restore_model(self):
-        shutil.copyfile(SHIPPED, self.model)
-        shutil.copyfile(SHIPPED.with_suffix(".json"), self.model.with_suffix(".json"))
+        copy_default(SHIPPED, self.model)
 
 
 # What the code raises on purpose: each carries a sentence the page shows as it is.

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import machine, replace_section, table
+from model.store.defaults import copy_default
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "model" / "mnist_ann.keras"
@@ -155,8 +156,7 @@ def run(kills: int, seed: int = 0) -> dict:
     rng = random.Random(seed)
     home = Path(tempfile.mkdtemp(prefix="faults-"))
     (home / "model").mkdir()
-    shutil.copyfile(SHIPPED, home / "model" / "net.keras")
-    shutil.copyfile(SHIPPED.with_suffix(".json"), home / "model" / "net.json")
+    copy_default(SHIPPED, home / "model" / "net.keras")
     results = []
     try:
         for round_ in range(kills):

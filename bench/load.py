@@ -42,6 +42,7 @@ import numpy as np
 from bench.browser import SINGLE_STROKES, WATCH
 from bench.chromium import CHROMIUM, CHROMIUM_FLAGS, ROOT, free_port
 from bench.report import machine, replace_section, table
+from model.store.defaults import copy_default
 
 ANSWER_TIMEOUT_S = 15
 
@@ -226,8 +227,7 @@ async def measure(url: str, visitors: int, seconds: float, upload: Path, executa
 def run(visitors: int, seconds: float, nice: bool = False) -> dict:
     home = Path(tempfile.mkdtemp(prefix="load-"))
     model = home / "net.keras"
-    shutil.copyfile(ROOT / "model" / "mnist_ann.keras", model)
-    shutil.copyfile(ROOT / "model" / "mnist_ann.json", model.with_suffix(".json"))
+    copy_default(ROOT / "model" / "mnist_ann.keras", model)
     (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
     upload = samples_file(home / "my_digits.npz")
     port = free_port()

@@ -1,6 +1,5 @@
 """The page's logic, through Streamlit's AppTest (no browser): empty state, validation, retrain, switching."""
 
-import shutil
 import time
 from pathlib import Path
 
@@ -9,9 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.reading.network import NumpyNetwork
-from model.store.card import ModelCard, Scores, card_path
+from model.store.card import ModelCard, Scores
 from model.store.collection import new_token, visitor_store
-from model.store.defaults import history
+from model.store.defaults import copy_default, history
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "model" / "mnist_ann.keras"
@@ -21,8 +20,7 @@ SHIPPED = ROOT / "model" / "mnist_ann.keras"
 def model_copy(tmp_path, monkeypatch):
     """The app's default model, copied so that "Save as default" cannot touch the shipped one."""
     path = tmp_path / "mnist_ann.keras"
-    shutil.copyfile(SHIPPED, path)
-    shutil.copyfile(card_path(SHIPPED), card_path(path))
+    copy_default(SHIPPED, path)
     monkeypatch.setenv("MODEL_PATH", str(path))
     return path
 

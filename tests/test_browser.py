@@ -1,7 +1,5 @@
 """End to end in a real browser: `streamlit run app.py`, Chromium, a mouse drawing digits."""
 
-import shutil
-
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -17,7 +15,7 @@ from bench.chromium import (
     streamlit_server,
     wait_idle,
 )
-from model.store.card import card_path
+from model.store.defaults import copy_default
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -32,8 +30,7 @@ def samples_folder(tmp_path_factory):
 def app_url(tmp_path_factory, tiny_mnist_path, samples_folder):
     home = tmp_path_factory.mktemp("app")
     model = home / "mnist_ann.keras"
-    shutil.copyfile(ROOT / "model" / "mnist_ann.keras", model)
-    shutil.copyfile(card_path(ROOT / "model" / "mnist_ann.keras"), card_path(model))
+    copy_default(ROOT / "model" / "mnist_ann.keras", model)
     env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_PATH": str(samples_folder)}
     with streamlit_server(env=env, log=home / "streamlit.log") as url:
         yield url
@@ -131,8 +128,7 @@ def shared_url(tmp_path_factory, tiny_mnist_path):
     """The app as on a public server: browsers here are visitors, not the owner."""
     home = tmp_path_factory.mktemp("shared")
     model = home / "mnist_ann.keras"
-    shutil.copyfile(ROOT / "model" / "mnist_ann.keras", model)
-    shutil.copyfile(card_path(ROOT / "model" / "mnist_ann.keras"), card_path(model))
+    copy_default(ROOT / "model" / "mnist_ann.keras", model)
     (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
     env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_PATH": str(home / "samples")}
     with streamlit_server(

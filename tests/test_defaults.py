@@ -1,16 +1,27 @@
-"""The default network: saved with a history, read as a pair checked by hash, rolled back by the owner."""
+"""The default network: saved with a history, read as a set checked by hash, rolled back by the owner."""
 
 import hashlib
+import io
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from model.reading.network import ModelFileError, NumpyNetwork
 from model.store.card import ModelCard, Scores, card_path
-from model.store.defaults import KEEP, history, load_default, main, restore, save_default, sweep
+from model.store.defaults import (
+    KEEP,
+    copy_default,
+    history,
+    load_default,
+    main,
+    restore,
+    save_default,
+    sweep,
+    weights_path,
+)
 
 SHIPPED = Path(__file__).resolve().parent.parent / "model" / "mnist_ann.keras"
 
@@ -18,8 +29,7 @@ SHIPPED = Path(__file__).resolve().parent.parent / "model" / "mnist_ann.keras"
 @pytest.fixture
 def default(tmp_path):
     path = tmp_path / "net.keras"
-    shutil.copyfile(SHIPPED, path)
-    shutil.copyfile(card_path(SHIPPED), card_path(path))
+    copy_default(SHIPPED, path)
     return path
 
 
@@ -142,3 +152,36 @@ def test_the_shipped_default_and_the_samples_folder_are_where_the_readme_says():
     root = Path(__file__).resolve().parent.parent
     assert SHIPPED == root / "model" / "mnist_ann.keras" and SHIPPED.is_file()
     assert DEFAULT_FOLDER == root / "data" / "my_digits"
+
+
+def test_the_page_reads_the_weights_file_and_checks_it_against_the_card(default, small_keras):
+    data, card = small_keras
+    save_default(default, data, card)
+    weights = weights_path(default)
+    assert weights.is_file() and ModelCard.from_dict(json.loads(card_path(default).read_text())).weights_sha256
+    assert load_default(default).net.hidden == (8,)
+    weights.write_bytes(weights.read_bytes()[:-10])  # damaged after the save
+    loaded = load_default(default)
+    assert loaded.name != "current" and "do not match" in loaded.problem, "the previous default, with a sentence"
+
+
+def test_a_default_saved_before_the_weights_file_still_reads(default):
+    weights_path(default).unlink(missing_ok=True)
+    card = json.loads(card_path(default).read_text())
+    card.pop("weights_sha256", None)
+    card_path(default).write_text(json.dumps(card))
+    loaded = load_default(default)
+    assert loaded.problem is None and loaded.net.hidden == NumpyNetwork.load(default).hidden
+
+
+def test_weights_round_trip_and_junk_is_refused():
+    net = NumpyNetwork.load(SHIPPED)
+    again = NumpyNetwork.from_npz_bytes(net.to_npz_bytes())
+    assert all((a == b).all() for a, b in zip(net.weights(), again.weights()))
+    for junk in (b"not a zip", b"PK\x03\x04 half a zip"):
+        with pytest.raises(ModelFileError):
+            NumpyNetwork.from_npz_bytes(junk)
+    buffer = io.BytesIO()
+    np.savez(buffer, kernel_0=np.zeros((784, 10), np.float64), bias_0=np.zeros(10))
+    with pytest.raises(ModelFileError, match="float32"):
+        NumpyNetwork.from_npz_bytes(buffer.getvalue())

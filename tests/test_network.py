@@ -170,7 +170,7 @@ def test_a_failed_save_leaves_the_old_model_intact(trained, tiny_mnist, tmp_path
     with pytest.raises(OSError, match="disk full"):
         save_model(build_ann((8,)), path, ModelCard(other={"other": "card"}))
     assert path.read_bytes() == old_bytes and card_path(path).read_text() == old_card
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.keras"], "no temp files left"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.keras", "net.weights.npz"], "no temp files"
     NumpyNetwork.load(path)  # still a valid model
 
 
@@ -241,7 +241,7 @@ def test_two_saves_at_the_same_moment_leave_a_valid_pair(tmp_path):
     from model.store.data import file_sha256
 
     assert card["model_sha256"] == file_sha256(path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.history", "net.json", "net.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.history", "net.json", "net.keras", "net.weights.npz"]
     assert len(history(path)) == 3, "every earlier pair was kept"
     for entry in history(path):  # and each kept pair is whole
         assert (json.loads(card_path(entry.path).read_text())["hidden"],) == NumpyNetwork.load(entry.path).hidden

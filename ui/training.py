@@ -10,7 +10,7 @@ from model.config import APP_LIMITS, OPTIONS, SIDEBAR_DEFAULTS, Option, parse_la
 from model.jobs.cluster import ClusterUnavailable
 from model.jobs.queue import QueueRefused, TrainingJob
 from model.jobs.tasks import MAX_RUN_SECONDS, keras_file_task, train_task
-from model.reading.network import ModelFileError
+from model.reading.network import ModelFileError, NumpyNetwork
 from model.store.card import ModelCard, training_summary
 from model.store.defaults import KEEP, default_path, history, restore, save_default
 from ui import keys
@@ -214,16 +214,16 @@ def save_as_default(name: str) -> None:
         st.session_state[keys.SAVE_MESSAGE] = ("error", "Only the owner of this app can change its default network.")
         return
     if submit("save", keras_file_task, network.net, network.card, priority=10):
-        st.session_state[keys.JOB].result_for = (network.name, network.card)
+        st.session_state[keys.JOB].result_for = (network.name, network.card, network.net)
 
 
-def write_default(name: str, card: ModelCard) -> None:
+def write_default(name: str, card: ModelCard, net: NumpyNetwork) -> None:
     job = st.session_state[keys.JOB]
     if not is_owner():
         st.session_state[keys.SAVE_MESSAGE] = ("error", "Only the owner of this app can change its default network.")
         return
     try:
-        save_default(default_path(), job.result, card)
+        save_default(default_path(), job.result, card, net)
     except (ModelFileError, OSError) as error:
         sentence = f"Could not save {name}: {error}. The previous default is unchanged."
         st.session_state[keys.SAVE_MESSAGE] = ("error", sentence)

@@ -6,7 +6,10 @@ spends ~40 ms of framework overhead per call, and it lets the app show its
 first prediction without waiting seconds for TensorFlow to import. Dropout is
 the identity at inference, so it has no part here.
 
-`NumpyNetwork.load` reads a `.keras` file directly (a zip holding `config.json`
+Its own file format is an `.npz` of the arrays (`to_npz_bytes`,
+`from_npz_bytes`), written beside every saved `.keras` and tied to it by the
+card's hashes (`model.store.defaults`): the page reads that, a format this
+project controls. `NumpyNetwork.load` can also read a `.keras` file directly (a zip holding `config.json`
 and `model.weights.h5`). It checks the architecture in the config and reads
 arrays only, so it can run no code from the file; anything that is not this
 project's kind of network is refused with a message.
@@ -112,6 +115,35 @@ class NumpyNetwork:
         except (KeyError, TypeError, AttributeError, ValueError, IndexError, OSError) as error:
             # valid JSON and HDF5 of the wrong shape: still a file this app cannot use
             raise ModelFileError(f"{where} is not a network this app can read ({type(error).__name__}).") from None
+
+    def to_npz_bytes(self) -> bytes:
+        """The weights as an uncompressed `.npz`: kernel_0, bias_0, kernel_1, … (read by `from_npz_bytes`)."""
+        buffer = io.BytesIO()
+        arrays = {
+            f"{kind}_{i}": a
+            for i, pair in enumerate(zip(self.kernels, self.biases))
+            for kind, a in zip(("kernel", "bias"), pair)
+        }
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_npz_bytes(cls, data: bytes, where: str = "the weights") -> NumpyNetwork:
+        """The network from `to_npz_bytes`'s output; anything else is a `ModelFileError` that says so."""
+        if len(data) > MAX_FILE_BYTES:
+            raise ModelFileError(f"{where} is {len(data) >> 20} MB, larger than any network this app makes.")
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                layers = len(npz.files) // 2
+                names = [f"{kind}_{i}" for i in range(layers) for kind in ("kernel", "bias")]
+                if layers == 0 or sorted(npz.files) != sorted(names):
+                    raise ModelFileError(f"{where} does not hold a network's kernels and biases.")
+                arrays = [npz[name] for name in names]
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            raise ModelFileError(f"{where} could not be read ({type(error).__name__}).") from None
+        if any(a.dtype != np.float32 for a in arrays):
+            raise ModelFileError(f"{where} holds arrays that are not float32.")
+        return cls.from_arrays(arrays)
 
     @property
     def hidden(self) -> tuple[int, ...]:

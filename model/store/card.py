@@ -71,6 +71,7 @@ class ModelCard:
     data: dict = field(default_factory=dict)  # where MNIST came from (`model.store.data.provenance`)
     command: str | None = None  # the train.py command that repeats the run
     model_sha256: str | None = None  # of the .keras file it describes (set when it is saved)
+    weights_sha256: str | None = None  # of the .weights.npz beside it, which the page reads
     fine_tune: dict | None = None  # what a fine-tune on a person's samples did
     extra_samples: dict | None = None  # train.py --extra: how the held-out samples were read
     notes: dict = field(default_factory=dict)  # in words: "trained_on", and "still_misreads" once measured
@@ -119,6 +120,7 @@ class ModelCard:
             data=good.get("data", {}),
             command=good.get("command"),
             model_sha256=good.get("model_sha256"),
+            weights_sha256=good.get("weights_sha256"),
             fine_tune=good.get("fine_tune"),
             extra_samples=good.get("extra_samples") if isinstance(good.get("extra_samples"), dict) else None,
             notes=good.get("notes", {}),
@@ -144,6 +146,7 @@ class ModelCard:
             "data": self.data or None,
             "command": self.command,
             "model_sha256": self.model_sha256,
+            "weights_sha256": self.weights_sha256,
             "fine_tune": self.fine_tune,
             "extra_samples": self.extra_samples,
             "notes": self.notes or None,
@@ -214,6 +217,7 @@ def fine_tuned_card(base: ModelCard, test: Evaluation, report: dict, seconds: fl
         fine_tune={**report, "seconds": round(seconds, 1)},
         command=None,  # the command made the base, not this network
         model_sha256=None,
+        weights_sha256=None,
         history={},
         other={**base.other, "created": _now()},
     )
@@ -346,6 +350,7 @@ _FIELD_CHECKS = {
     "created": lambda v: isinstance(v, str),
     "command": lambda v: isinstance(v, str),
     "model_sha256": lambda v: isinstance(v, str),
+    "weights_sha256": lambda v: isinstance(v, str),
     "fine_tune": _fine_tune_section,
 }
 _TYPED = {
@@ -357,6 +362,7 @@ _TYPED = {
     "data",
     "command",
     "model_sha256",
+    "weights_sha256",
     "fine_tune",
     "extra_samples",
     "notes",

@@ -1,19 +1,23 @@
-"""The default network every visitor meets first: saved with its history, read as a consistent pair.
+"""The default network every visitor meets first: saved with its history, read as a consistent set.
 
-The default is two files, the network (`mnist_ann.keras`) and its card
-(`mnist_ann.json`), and the card holds the sha256 of the network it
-describes. They are written one after the other, each atomically, so a kill
-between the two can pair a new network with an old card: `load_default`
-checks the hash and, on a mismatch or any damage, reads the newest good
-pair kept in the history instead, and says so.
+The default is three files: the network for Keras (`mnist_ann.keras`, what
+users load), its weights in this project's own format
+(`mnist_ann.weights.npz`, what the page reads: see
+`model.reading.network`), and its card (`mnist_ann.json`), which holds the
+sha256 of the other two. They are written one after the other, each
+atomically, the card last, so a kill between two writes leaves files the
+card does not describe: `load_default` checks both hashes and, on a
+mismatch or any damage, reads the newest good set kept in the history
+instead, and says so. (A default saved before the weights file existed is
+read from its `.keras` file.)
 
-Every save first copies the current pair into `<name>.history/`, and the
+Every save first copies the current set into `<name>.history/`, and the
 last `KEEP` are kept there, so the owner can roll back (`restore`, on the
-page or `python -m model.store.defaults rollback`). Writes and reads of the pair
+page or `python -m model.store.defaults rollback`). Writes and reads of the set
 take the folder's lock, so a reader never sees half of a save.
 
 No TensorFlow here: the network arrives as the bytes of a `.keras` file
-(made by a training worker) and is read back with `model.reading.network`.
+(made by a training worker) with its `NumpyNetwork`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -61,6 +66,19 @@ def default_path() -> Path:
     return Path(os.environ.get("MODEL_PATH") or SHIPPED)
 
 
+def weights_path(path: str | os.PathLike) -> Path:
+    """`model/mnist_ann.keras` → `model/mnist_ann.weights.npz`."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.weights.npz")
+
+
+def copy_default(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Copy a default's files (network, weights, card; those that exist) to `target`'s names."""
+    for of in (Path, weights_path, card_path):
+        if of(source).exists():
+            shutil.copyfile(of(source), of(target))
+
+
 def history_folder(path: str | os.PathLike) -> Path:
     path = Path(path)
     return path.with_name(f"{path.stem}.history")
@@ -74,17 +92,21 @@ def history(path: str | os.PathLike) -> list[Entry]:
     return [Entry(p.stem, p) for p in sorted(folder.glob("*.keras"), reverse=True) if not p.name.startswith(".")]
 
 
-def save_default(path: str | os.PathLike, keras_bytes: bytes, card: ModelCard) -> None:
-    """Make `keras_bytes` (a `.keras` file) with `card` the default; the current one goes to the history.
+def save_default(path: str | os.PathLike, keras_bytes: bytes, card: ModelCard, net: NumpyNetwork | None = None) -> None:
+    """Make `keras_bytes` (a `.keras` file) and `net` with `card` the default; the current one goes to the history.
 
+    `net` is the same network as `keras_bytes` (its weights are written in
+    the page's format); without it they are read from the `.keras` file.
     The network is checked before anything is written; an OSError (a full
     disk, say) leaves the current default in place.
     """
     path = Path(path)
-    NumpyNetwork.from_keras_bytes(keras_bytes, "the new network")  # refuse what could not be read back
+    from_file = NumpyNetwork.from_keras_bytes(keras_bytes, "the new network")  # refuse what cannot be read back
+    if net is not None and net.hidden != from_file.hidden:
+        raise ModelFileError("The new network's .keras file and its weights are of different shapes.")
     with exclusive(path):
         _archive_current(path)
-        _write_pair(path, keras_bytes, card)
+        _write_set(path, keras_bytes, (net or from_file).to_npz_bytes(), card)
         _prune(path)
 
 
@@ -95,12 +117,11 @@ def restore(path: str | os.PathLike, name: str) -> None:
         entry = next((e for e in history(path) if e.name == name), None)
         if entry is None:
             raise ModelFileError(f"There is no earlier default called {name!r}.")
-        data, card = _read_pair(entry.path)
-        _check_pair(data, card, entry.name)
+        data, weights, card = _read_set(entry.path)
+        net = _check_set(data, weights, card, entry.name)
         _archive_current(path)
-        _write_pair(path, data, card)
-        entry.path.unlink(missing_ok=True)
-        card_path(entry.path).unlink(missing_ok=True)
+        _write_set(path, data, weights or net.to_npz_bytes(), card or ModelCard())
+        _remove(entry.path)
         _prune(path)
 
 
@@ -113,14 +134,14 @@ def load_default(path: str | os.PathLike) -> Default:
     path = Path(path)
     with exclusive(path):
         try:
-            data, card = _read_pair(path)
-            return Default(_check_pair(data, card, path.name), card or ModelCard(), "current")
+            data, weights, card = _read_set(path)
+            return Default(_check_set(data, weights, card, path.name), card or ModelCard(), "current")
         except ModelFileError as error:
             problem = str(error)
         for entry in history(path):
             try:
-                data, card = _read_pair(entry.path)
-                net = _check_pair(data, card, entry.name)
+                data, weights, card = _read_set(entry.path)
+                net = _check_set(data, weights, card, entry.name)
             except ModelFileError:
                 continue
             return Default(
@@ -135,7 +156,7 @@ def load_default(path: str | os.PathLike) -> Default:
 def stamp(path: str | os.PathLike) -> tuple:
     """Changes whenever the default is saved or restored (by this process or another)."""
     try:
-        return tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (Path(path), card_path(path)))
+        return tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (Path(path), card_path(path)) if p.exists())
     except OSError:
         return ()
 
@@ -145,7 +166,7 @@ def sweep(path: str | os.PathLike) -> list[str]:
     return sweep_temporary_files(Path(path).parent) + sweep_temporary_files(history_folder(path))
 
 
-def _read_pair(path: Path) -> tuple[bytes, ModelCard | None]:
+def _read_set(path: Path) -> tuple[bytes, bytes | None, ModelCard | None]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -156,9 +177,15 @@ def _read_pair(path: Path) -> tuple[bytes, ModelCard | None]:
     except OSError as error:
         raise ModelFileError(f"{path.name} could not be read ({error.strerror}).") from None
     try:
+        weights = weights_path(path).read_bytes()
+    except FileNotFoundError:
+        weights = None  # saved before the weights file existed: read from the .keras file
+    except OSError as error:
+        raise ModelFileError(f"The weights of {path.name} could not be read ({error.strerror}).") from None
+    try:
         text = card_path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return data, None  # a network without a card: usable, nothing to check it against
+        return data, None, None  # a network without a card: usable, nothing to check it against
     except OSError as error:
         raise ModelFileError(f"The card of {path.name} could not be read ({error.strerror}).") from None
     try:
@@ -167,45 +194,62 @@ def _read_pair(path: Path) -> tuple[bytes, ModelCard | None]:
         card = None
     if card is None:
         raise ModelFileError(f"The card of {path.name} is damaged.")
-    return data, card
+    return data, weights, card
 
 
-def _check_pair(data: bytes, card: ModelCard | None, name: str) -> NumpyNetwork:
-    expected = card.model_sha256 if card else None
-    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
-        raise ModelFileError(
-            f"The default network and its card do not match ({name} was changed or its save was cut short)."
-        )
-    return NumpyNetwork.from_keras_bytes(data, name)
+def _check_set(data: bytes, weights: bytes | None, card: ModelCard | None, name: str) -> NumpyNetwork:
+    """The network, if the files agree with the card's hashes (a card that names no hash checks nothing)."""
+    mismatch = ModelFileError(
+        f"The default network and its card do not match ({name} was changed or its save was cut short)."
+    )
+    if card and card.model_sha256 is not None and _sha256(data) != card.model_sha256:
+        raise mismatch
+    if weights is None or not card or card.weights_sha256 is None:
+        if card and card.weights_sha256 is not None:
+            raise mismatch  # the card describes a weights file that is gone
+        return NumpyNetwork.from_keras_bytes(data, name)
+    if _sha256(weights) != card.weights_sha256:
+        raise mismatch
+    net = NumpyNetwork.from_npz_bytes(weights, f"the weights of {name}")
+    return net
 
 
-def _write_pair(path: Path, data: bytes, card: ModelCard) -> None:
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_set(path: Path, data: bytes, weights: bytes, card: ModelCard) -> None:
     atomic_write_bytes(path, data)
-    atomic_write_json(card_path(path), replace(card, model_sha256=hashlib.sha256(data).hexdigest()).to_dict())
+    atomic_write_bytes(weights_path(path), weights)
+    card = replace(card, model_sha256=_sha256(data), weights_sha256=_sha256(weights))
+    atomic_write_json(card_path(path), card.to_dict())
+
+
+def _remove(path: Path) -> None:
+    for each in (path, weights_path(path), card_path(path)):
+        each.unlink(missing_ok=True)
 
 
 def _archive_current(path: Path) -> None:
-    """Copy the current pair into the history (if it is there and whole)."""
+    """Copy the current set into the history (if it is there and whole)."""
     try:
-        data, card = _read_pair(path)
-        _check_pair(data, card, path.name)
+        data, weights, card = _read_set(path)
+        net = _check_set(data, weights, card, path.name)
     except ModelFileError:
         return  # nothing good to keep
     folder = history_folder(path)
     folder.mkdir(exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()
     name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{digest[:8]}"
-    _write_pair(folder / f"{name}.keras", data, card or ModelCard())
+    _write_set(folder / f"{name}.keras", data, weights or net.to_npz_bytes(), card or ModelCard())
     for entry in history(path):  # the same network kept before: only its newest copy stays
         if entry.name.endswith(digest[:8]) and entry.name != name:
-            entry.path.unlink(missing_ok=True)
-            card_path(entry.path).unlink(missing_ok=True)
+            _remove(entry.path)
 
 
 def _prune(path: Path) -> None:
     for entry in history(path)[KEEP:]:
-        entry.path.unlink(missing_ok=True)
-        card_path(entry.path).unlink(missing_ok=True)
+        _remove(entry.path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -204,7 +204,7 @@ def save_model(model: keras.Model, path: str | os.PathLike, card: ModelCard | No
     See `model.store.defaults.save_default`: the card gets the network's sha256, so
     a reader can tell a matching pair from one a kill cut short.
     """
-    save_default(path, keras_bytes(model), card or ModelCard())
+    save_default(path, keras_bytes(model), card or ModelCard(), NumpyNetwork.from_keras(model))
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:
