@@ -22,7 +22,7 @@ from model.reading.preprocess import DrawingError, read_png, to_mnist
 from ui import keys
 from ui.access import is_owner
 from ui.session import Network, active_network, housekeeping
-from ui.training import sidebar
+from ui.sidebar import sidebar
 
 CANVAS_SIDE = 280
 MAX_DRAWING_SIDE = 3 * CANVAS_SIDE  # a high-density screen may send the canvas at 2× or 3×

@@ -26,13 +26,13 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-browser", action="store_true", help="leave out the Chromium rows")
     args = parser.parse_args(argv)
 
-    from bench import prediction, training
+    from bench import prediction, throughput
 
     print("prediction path …", flush=True)
     p = prediction.run()
     print(p, flush=True)
     print("training …", flush=True)
-    t = training.run()
+    t = throughput.run()
     print(t, flush=True)
     rows = [
         [

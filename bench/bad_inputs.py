@@ -293,7 +293,7 @@ def page_rows(rig: Rig) -> list[dict]:
             import streamlit as st
 
             from ui.session import add_network, session_networks
-            from ui.training import save_as_default
+            from ui.sidebar import save_as_default
 
             add_network(session_networks()["Default"].net, {}, "Forged")
             save_as_default("Forged #1")

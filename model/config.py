@@ -104,7 +104,7 @@ def number(value: float) -> str:
 class Option:
     """One training option, declared once.
 
-    `train.py`'s flag, the sidebar's widget (`ui.training`), the bounds that
+    `train.py`'s flag, the sidebar's widget (`ui.sidebar`), the bounds that
     `TrainConfig.problems` checks and the reproduce command all come from
     this; the type comes from `TrainConfig`'s field.
     """

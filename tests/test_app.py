@@ -65,7 +65,7 @@ class InstantQueue:
 
 @pytest.fixture
 def instant_jobs(monkeypatch):
-    monkeypatch.setattr("ui.training.job_queue", InstantQueue)
+    monkeypatch.setattr("ui.sidebar.job_queue", InstantQueue)
 
 
 def train_button(at):

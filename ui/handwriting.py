@@ -186,7 +186,7 @@ def exchange(samples: SampleStore | None) -> None:
 def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
     from model.jobs.tasks import fine_tune_task
     from model.store.holdout import is_held_out
-    from ui.training import submit
+    from ui.sidebar import submit
 
     trainable = sum(not is_held_out(e["id"]) for e in samples.entries()) if samples is not None else 0
     running = job_running()

@@ -142,7 +142,7 @@ def to_mnist(image: np.ndarray) -> np.ndarray | None:
     # weighs fractional positions exactly (its box filter snaps the window to
     # whole source pixels, moving the centre of mass by up to 0.1 px). It is
     # also sharper than bilinear: measured on drawings, the share of ink pixels
-    # at full intensity is closer to MNIST's (see docs/preprocessing.md).
+    # at full intensity is closer to MNIST's (BENCHMARKS.md, "What the network is given").
     small = Image.fromarray(padded).resize((FRAME, FRAME), Image.BICUBIC, box=window)
     return np.asarray(small, dtype=np.float32) / 255.0
 
