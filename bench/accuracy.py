@@ -156,8 +156,9 @@ def main(argv=None) -> int:
             misreads = (
                 f"On canvas drawings of MNIST test digits (bench/drawn_digits.py) it reads {app.accuracy:.1%}; "
                 f"its most frequent mistakes there: {confusions.replace('→', ' read as ')}. "
-                f"Its weakest writing style (bench/digit_styles.py) is the {weakest[0]} at {weakest[1]:.0%}. "
-                + ", ".join(f"brush {name}: {a:.1%}" for name, a in brushes.items())
+                f"Its weakest writing style (bench/digit_styles.py) is the {weakest[0]} at {weakest[1]:.1%}. "
+                + "Read by brush: "
+                + ", ".join(f"{name} {a:.1%}" for name, a in brushes.items())
                 + "."
             )
             note_card(path, misreads)
