@@ -1,7 +1,7 @@
 """Two local workers as a stand-in for a cluster: do the queue's jobs spread over both?
 
 A local cluster of two workers is given to the app's own queue
-(`model.jobs.JobQueue`), and four visitors' default retrains (128, 64; 5
+(`model.jobs.queue.JobQueue`), and four visitors' default retrains (128, 64; 5
 epochs, full MNIST) are submitted at once. Reported: which worker ran each
 job, the seconds from submission to each network, and the whole batch's
 wall time against one worker doing the same four jobs in the same run. On
@@ -84,7 +84,7 @@ def markdown(r: dict, command: str) -> str:
         [
             "## Training on Dask: two local workers as a stand-in for a cluster",
             "",
-            "Four default retrains submitted at once to the app's queue (`model.jobs.JobQueue`) on a local cluster "
+            "Four default retrains submitted at once to the app's queue (`model.jobs.queue.JobQueue`) on a local cluster "
             "of two workers, then of one, in the same run; each worker warm (TensorFlow and MNIST loaded). "
             "On these 2 cores the two workers share the CPU (one TensorFlow thread each).",
             "",

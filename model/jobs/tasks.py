@@ -117,7 +117,7 @@ class _Reporter:
 def train_task(
     config, command: str, queue_name: str | None = None, stop_name: str | None = None, limit_s: float = MAX_RUN_SECONDS
 ) -> JobResult:
-    """The sidebar's retrain (and `train.py` on a cluster): `model.training.fit_network` on this worker's MNIST."""
+    """The sidebar's retrain (and `train.py` on a cluster): `model.training.run.fit_network` on this worker's MNIST."""
     lower_priority()
     from model.training.run import fit_network
 
