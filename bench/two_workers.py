@@ -84,8 +84,9 @@ def markdown(r: dict, command: str) -> str:
         [
             "## Training on Dask: two local workers as a stand-in for a cluster",
             "",
-            "Four default retrains submitted at once to the app's queue (`model.jobs.queue.JobQueue`) on a local cluster "
-            "of two workers, then of one, in the same run; each worker warm (TensorFlow and MNIST loaded). "
+            "Four default retrains submitted at once to the app's queue (`model.jobs.queue.JobQueue`) "
+            "on a local cluster of two workers, then of one, in the same run; "
+            "each worker warm (TensorFlow and MNIST loaded). "
             "On these 2 cores the two workers share the CPU (one TensorFlow thread each).",
             "",
             table(
