@@ -71,7 +71,7 @@ def memory(server: Server) -> dict:
 
 def set_epochs(page, epochs: int) -> None:
     sidebar = page.get_by_test_id("stSidebar")
-    field = sidebar.get_by_label("Epochs")
+    field = sidebar.get_by_label("Epochs", exact=True)
     field.fill(str(epochs))
     field.blur()
     time.sleep(0.3)

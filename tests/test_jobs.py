@@ -168,3 +168,16 @@ def test_an_unreachable_scheduler_is_one_sentence(tmp_path):
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1].startswith("train.py: error: Training is unavailable")
     assert not (tmp_path / "x.keras").exists()
+
+
+def test_progress_is_sent_at_most_every_quarter_second_and_at_every_epochs_end():
+    from model.jobs.tasks import _Reporter
+    from model.progress import Progress
+
+    sent = []
+    reporter = _Reporter(None, None, limit_s=60)
+    reporter.queue = type("Recorder", (), {"put": lambda self, p: sent.append(p), "close": lambda self: None})()
+    for batch in range(1, 101):  # a hundred steps in far less than a quarter second
+        reporter.progress(Progress(1, 2, batch, 100))
+    reporter.progress(Progress(1, 2, 100, 100, epoch_done=True))
+    assert [p.batch for p in sent] == [1, 100] and sent[-1].epoch_done

@@ -22,6 +22,11 @@ from model.store.card import ModelCard
 
 MAX_RUN_SECONDS = 300  # of training per run, enforced here on the worker
 STOP_CHECK_SECONDS = 0.5  # how often a run asks the scheduler whether it was told to stop
+# Each progress message is a round trip to the scheduler that the training
+# waits for: one per 32 batches made a warm 5-epoch retrain about 1 s slower
+# (8.4 s against 7.3 s, medians of 3 in one run). The page looks twice a
+# second, so more often than this shows nothing more.
+PROGRESS_EVERY_SECONDS = 0.25
 
 
 @dataclass
@@ -95,13 +100,16 @@ class _Reporter:
         self.capped = False
         self.told = False
         self.checked = 0.0
+        self.sent = 0.0
 
     def close(self) -> None:
         if self.queue is not None:
             self.queue.close()
 
     def progress(self, p: Progress) -> None:
-        if self.queue is not None:
+        """Send `p` to the page: every epoch's end, and in between at most every `PROGRESS_EVERY_SECONDS`."""
+        if self.queue is not None and (p.epoch_done or time.monotonic() - self.sent >= PROGRESS_EVERY_SECONDS):
+            self.sent = time.monotonic()
             self.queue.put(p)
 
     def should_stop(self) -> bool:
