@@ -35,7 +35,11 @@ def add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     text = option.help
     if option.low is not None:
         low, high = option.bounds(CLI_LIMITS)
-        text += f"; {number(low)} to {number(high)}"
+        text += (
+            f"; above {number(low)}, at most {number(high)}"
+            if option.low_excluded
+            else f"; {number(low)} to {number(high)}"
+        )
     if isinstance(default, bool):
         text += f" (default: {'on' if default else 'off'})"
         parser.add_argument(option.flag, action=argparse.BooleanOptionalAction, default=default, help=text)
@@ -166,6 +170,7 @@ def train_on_cluster(args) -> int:
     command = config.command(out=args.out)
     print(f"Training {config.hidden} for {config.epochs} epochs on the cluster at {scheduler_address()} …", flush=True)
     started = time.perf_counter()
+    job = None
     try:
         # the command line's own run: no per-run time limit, which is for the page's shared queue
         job = queue.submit("train.py", "training", train_task, config, command, limit_s=float("inf"))
@@ -194,7 +199,8 @@ def train_on_cluster(args) -> int:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        job.stop()
+        if job is not None:
+            job.stop()
         print("\ntrain.py: interrupted; the run was stopped and nothing was written.", file=sys.stderr)
         return 130
     except OSError as error:

@@ -86,7 +86,7 @@ class TrainConfig:
             elif isinstance(value, tuple):
                 words += [option.flag, *map(str, value)]
             else:
-                words += [option.flag, f"{value:g}" if isinstance(value, float) else str(value)]
+                words += [option.flag, repr(value)]  # repr: a float exactly as given, so the run repeats
         if data:
             words += ["--data", data]
         words += ["--out", out]

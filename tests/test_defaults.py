@@ -185,3 +185,24 @@ def test_weights_round_trip_and_junk_is_refused():
     np.savez(buffer, kernel_0=np.zeros((784, 10), np.float64), bias_0=np.zeros(10))
     with pytest.raises(ModelFileError, match="float32"):
         NumpyNetwork.from_npz_bytes(buffer.getvalue())
+
+
+def test_a_fine_tuned_card_does_not_repeat_what_the_base_was_said_to_misread():
+    from model.reading.metrics import evaluate
+    from model.store.card import fine_tuned_card
+
+    base = ModelCard(hidden=(8,), command="python train.py", model_sha256="abc", notes={"still_misreads": "9s"})
+    test = evaluate(np.eye(10)[[0, 1, 2]], np.array([0, 1, 2]))
+    tuned = fine_tuned_card(base, test, {"trained_on": 3}, 1.0)
+    assert tuned.notes == {} and tuned.command is None and tuned.model_sha256 is None
+    assert tuned.hidden == (8,) and tuned.fine_tune["trained_on"] == 3 and tuned.accuracy == 1.0
+
+
+def test_a_file_put_in_the_history_by_hand_does_not_break_the_list(default, small_keras, capsys):
+    data, card = small_keras
+    save_default(default, data, card)  # the shipped default goes to the history
+    odd = history(default)[0].path.with_name("mine.keras")
+    copy_default(history(default)[0].path, odd)
+    assert {entry.saved for entry in history(default)} >= {"at an unknown time"}
+    assert main(["list", "--model", str(default)]) == 0
+    assert "mine" in capsys.readouterr().out

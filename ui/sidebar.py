@@ -261,9 +261,6 @@ def owner_panel() -> None:
     if not entries:
         return
     with st.expander("Owner: earlier defaults"):
-        if not entries:
-            st.caption("No earlier default is kept yet.")
-            return
         labels = {e.name: f"saved {e.saved} ({e.name[-8:]})" for e in entries}
         choice = st.selectbox("Roll back to", list(labels), format_func=labels.get)
         st.button(

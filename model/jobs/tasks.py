@@ -32,7 +32,7 @@ PROGRESS_EVERY_SECONDS = 0.25
 @dataclass
 class JobResult:
     net: NumpyNetwork
-    card: dict
+    card: ModelCard
     capped: bool = False  # stopped by MAX_RUN_SECONDS rather than finished
     worker: str | None = None  # the address of the worker that ran it
 
@@ -140,7 +140,7 @@ def train_task(
 
 def fine_tune_task(
     base: NumpyNetwork,
-    base_card: dict,
+    base_card: ModelCard,
     base_name: str,
     samples,
     queue_name: str | None = None,

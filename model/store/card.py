@@ -219,6 +219,8 @@ def fine_tuned_card(base: ModelCard, test: Evaluation, report: dict, seconds: fl
         model_sha256=None,
         weights_sha256=None,
         history={},
+        notes={},  # the base's notes describe the base, not what a visitor's samples made of it
+        extra_samples=None,
         other={**base.other, "created": _now()},
     )
 

@@ -57,7 +57,10 @@ class Entry:
 
     @property
     def saved(self) -> str:
-        stamp = datetime.strptime(self.name[:15], "%Y%m%dT%H%M%S")
+        try:
+            stamp = datetime.strptime(self.name[:15], "%Y%m%dT%H%M%S")
+        except ValueError:  # a file someone put in the history by hand
+            return "at an unknown time"
         return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -264,8 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args.model) if args.model else default_path()
     entries = history(path)
     if args.action == "list":
-        current = load_default(path)
-        print(f"current: {path} ({current.name}{'; ' + current.problem if current.problem else ''})")
+        try:
+            current = load_default(path)
+            print(f"current: {path} ({current.name}{'; ' + current.problem if current.problem else ''})")
+        except ModelFileError as error:
+            print(f"current: {path} (unreadable: {error})")
         for entry in entries:
             accuracy = (ModelCard.from_dict(_json(card_path(entry.path))) or ModelCard()).accuracy
             print(
