@@ -8,8 +8,10 @@ sha256 of the other two. They are written one after the other, each
 atomically, the card last, so a kill between two writes leaves files the
 card does not describe: `load_default` checks both hashes and, on a
 mismatch or any damage, reads the newest good set kept in the history
-instead, and says so. (A default saved before the weights file existed is
-read from its `.keras` file.)
+instead, and says so. A default without a weights file — the one shipped
+in the repository, which holds no `.npz` so that nothing that looks like
+MNIST goes in, and any saved before the weights file existed — is read
+from its `.keras` file; the first save on a server writes the set.
 
 Every save first copies the current set into `<name>.history/`, and the
 last `KEEP` are kept there, so the owner can roll back (`restore`, on the
