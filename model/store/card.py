@@ -18,7 +18,7 @@ import json
 import os
 import platform
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,6 +46,17 @@ class Scores:
             test.count,
             tuple(round(a, 5) for a in test.per_class_accuracy),
             tuple(tuple(row) for row in test.confusion),
+        )
+
+    @classmethod
+    def from_dict(cls, test: dict) -> Scores:
+        """From a card's checked "test" section."""
+        return cls(
+            test["accuracy"],
+            test.get("loss"),
+            test.get("count"),
+            tuple(test.get("per_class_accuracy", ())),
+            tuple(tuple(row) for row in test.get("confusion", ())),
         )
 
     def to_dict(self) -> dict:
@@ -104,27 +115,9 @@ class ModelCard:
         test = good.get("test")
         return cls(
             hidden=tuple(hidden) if _hidden(hidden) else None,
-            parameters=good.get("parameters"),
-            hyperparameters=good.get("hyperparameters", {}),
-            test=None
-            if test is None
-            else Scores(
-                test["accuracy"],
-                test.get("loss"),
-                test.get("count"),
-                tuple(test.get("per_class_accuracy", ())),
-                tuple(tuple(row) for row in test.get("confusion", ())),
-            ),
-            history=good.get("history", {}),
-            training_seconds=good.get("training_seconds"),
-            data=good.get("data", {}),
-            command=good.get("command"),
-            model_sha256=good.get("model_sha256"),
-            weights_sha256=good.get("weights_sha256"),
-            fine_tune=good.get("fine_tune"),
-            extra_samples=good.get("extra_samples") if isinstance(good.get("extra_samples"), dict) else None,
-            notes=good.get("notes", {}),
-            other={key: value for key, value in good.items() if key not in _TYPED},
+            test=None if test is None else Scores.from_dict(test),
+            other={key: value for key, value in good.items() if key not in (*_AS_STORED, "test")},
+            **{name: good[name] for name in _AS_STORED if name in good},
         )
 
     def to_dict(self) -> dict:
@@ -137,21 +130,11 @@ class ModelCard:
                 "kind": KIND,
                 "hidden": list(self.hidden),
             }
-        typed = {
-            "parameters": self.parameters,
-            "hyperparameters": self.hyperparameters or None,
-            "test": self.test.to_dict() if self.test else None,
-            "history": self.history or None,
-            "training_seconds": self.training_seconds,
-            "data": self.data or None,
-            "command": self.command,
-            "model_sha256": self.model_sha256,
-            "weights_sha256": self.weights_sha256,
-            "fine_tune": self.fine_tune,
-            "extra_samples": self.extra_samples,
-            "notes": self.notes or None,
-        }
-        d.update({key: value for key, value in typed.items() if value is not None})
+        if self.test:
+            d["test"] = self.test.to_dict()
+        for name in _AS_STORED:
+            if (value := getattr(self, name)) not in (None, {}):
+                d[name] = value
         return d
 
 
@@ -355,17 +338,6 @@ _FIELD_CHECKS = {
     "weights_sha256": lambda v: isinstance(v, str),
     "fine_tune": _fine_tune_section,
 }
-_TYPED = {
-    "parameters",
-    "hyperparameters",
-    "test",
-    "history",
-    "training_seconds",
-    "data",
-    "command",
-    "model_sha256",
-    "weights_sha256",
-    "fine_tune",
-    "extra_samples",
-    "notes",
-}
+# The card's fields that a file holds just as the program does (the others:
+# `hidden` sits in "architecture", `test` is `Scores`, `other` is the rest).
+_AS_STORED = tuple(f.name for f in fields(ModelCard) if f.name not in ("hidden", "test", "other"))

@@ -215,8 +215,7 @@ def _check_set(data: bytes, weights: bytes | None, card: ModelCard | None, name:
         return NumpyNetwork.from_keras_bytes(data, name)
     if _sha256(weights) != card.weights_sha256:
         raise mismatch
-    net = NumpyNetwork.from_npz_bytes(weights, f"the weights of {name}")
-    return net
+    return NumpyNetwork.from_npz_bytes(weights, f"the weights of {name}")
 
 
 def _sha256(data: bytes) -> str:
