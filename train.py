@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from model.config import CLI_LIMITS, OPTIONS, Option, TrainConfig, number
+from model.config import CLI_LIMITS, OPTIONS, Option, TrainConfig
 from model.store.atomic import check_writable
 from model.store.data import MnistUnavailable, load_mnist, mnist_source, provenance
 
@@ -34,12 +34,7 @@ def add_option(parser: argparse.ArgumentParser, option: Option) -> None:
     default = option.default
     text = option.help
     if option.low is not None:
-        low, high = option.bounds(CLI_LIMITS)
-        text += (
-            f"; above {number(low)}, at most {number(high)}"
-            if option.low_excluded
-            else f"; {number(low)} to {number(high)}"
-        )
+        text += f"; {option.allowed(CLI_LIMITS)}"
     if isinstance(default, bool):
         text += f" (default: {'on' if default else 'off'})"
         parser.add_argument(option.flag, action=argparse.BooleanOptionalAction, default=default, help=text)

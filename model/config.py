@@ -63,12 +63,8 @@ class TrainConfig:
             if option.low is None or isinstance(value, (bool, tuple)):
                 continue
             low, high = option.bounds(limits)
-            if option.low_excluded and not low < value <= high:
-                found.append(
-                    f"{option.label} must be above {number(low)} and at most {number(high)} (got {number(value)})."
-                )
-            elif not low <= value <= high:
-                found.append(f"{option.label} must be {number(low)} to {number(high)} (got {number(value)}).")
+            if not (low < value if option.low_excluded else low <= value) or value > high:
+                found.append(f"{option.label} must be {option.allowed(limits)} (got {number(value)}).")
         return found
 
     def as_dict(self) -> dict:
@@ -129,6 +125,13 @@ class Option:
     def bounds(self, limits: Limits) -> tuple[float, float]:
         high = getattr(limits, self.high) if isinstance(self.high, str) else self.high
         return self.low, high
+
+    def allowed(self, limits: Limits) -> str:
+        """ "1 to 50", "above 0 and at most 0.5": the values allowed, for messages and help."""
+        low, high = self.bounds(limits)
+        if self.low_excluded:
+            return f"above {number(low)} and at most {number(high)}"
+        return f"{number(low)} to {number(high)}"
 
 
 OPTIONS = (
