@@ -164,9 +164,7 @@ def redrawn_digits(x: np.ndarray, y: np.ndarray, count: int, seed: int = 0) -> t
     """
     if not 0 <= count <= MAX_COUNT:
         raise ValueError(f"Redraw 0 to {MAX_COUNT:,} digits (asked for {count:,}).")
-    if len(x) == 0:
-        return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
-    chosen = np.random.default_rng(seed).integers(0, len(x), count)
+    chosen = np.random.default_rng(seed).integers(0, len(x), count) if len(x) else []
     low, high = np.log(STYLE_RANGES["brush"])
     images, labels = [], []
     for i, index in enumerate(chosen):
@@ -178,6 +176,4 @@ def redrawn_digits(x: np.ndarray, y: np.ndarray, count: int, seed: int = 0) -> t
         if image is not None:
             images.append(image)
             labels.append(y[index])
-    if not images:
-        return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
-    return np.stack(images), np.asarray(labels, np.uint8)
+    return np.array(images, np.uint8).reshape(-1, 28, 28), np.array(labels, np.uint8)
