@@ -115,6 +115,43 @@ def test_same_seed_same_network(tiny_mnist):
     assert not np.array_equal(first.net.kernels[0], other.net.kernels[0])
 
 
+def test_a_run_on_a_kept_compiled_network_trains_exactly_as_a_fresh_one(tiny_mnist, monkeypatch):
+    from model.training import keras_ann
+
+    monkeypatch.setattr(keras_ann, "_compiled", keras_ann.OrderedDict())
+    compiled = []
+    real_compile = keras.Model.compile
+
+    def counted_compile(self, *args, **kwargs):
+        compiled.append(self)
+        return real_compile(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "compile", counted_compile)
+    # Different learning rates and lengths first, so that a kept network must take the new ones.
+    warm = TrainConfig(hidden=(32,), epochs=2, batch_size=64, seed=3, learning_rate=0.01, dropout=0.2)
+    fit_network(warm, tiny_mnist, {}, "cmd")
+    config = TrainConfig(hidden=(32,), epochs=1, batch_size=64, seed=7, dropout=0.2)
+    kept = fit_network(config, tiny_mnist, {}, "cmd")
+    assert len(compiled) == 1, "the second run compiled again instead of reusing the kept network"
+    monkeypatch.setattr(keras_ann, "_compiled", keras_ann.OrderedDict())
+    fresh = fit_network(config, tiny_mnist, {}, "cmd")
+    assert len(compiled) == 2
+    for a, b in zip(kept.net.weights(), fresh.net.weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_process_keeps_only_a_few_compiled_networks(tiny_mnist, monkeypatch):
+    from model.training import keras_ann
+
+    monkeypatch.setattr(keras_ann, "_compiled", keras_ann.OrderedDict())
+    (x, y), _ = tiny_mnist
+    for units in range(1, keras_ann.MAX_COMPILED + 3):
+        train(build_ann((units,)), x[:200], y[:200], epochs=1, batch_size=100)
+    assert sum(len(twins) for twins in keras_ann._compiled.values()) == keras_ann.MAX_COMPILED
+    kept_units = [json.loads(key)["layers"][2]["config"]["units"] for key in keras_ann._compiled]
+    assert kept_units == list(range(3, keras_ann.MAX_COMPILED + 3)), "the most recently used are kept"
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_mnist):
     config = TrainConfig(hidden=(48, 24), epochs=1, batch_size=64, dropout=0.1)

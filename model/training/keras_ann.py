@@ -8,9 +8,14 @@ with Adam on sparse categorical cross-entropy. Evaluation is in
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the CLI
@@ -25,7 +30,7 @@ from model.store.defaults import save_default
 
 
 def build_ann(hidden: tuple[int, ...] = (128, 64), dropout: float = 0.0) -> keras.Sequential:
-    """A Flatten → Dense(ReLU)… → Dense(10, softmax) network, not yet compiled (`train` compiles it)."""
+    """A Flatten → Dense(ReLU)… → Dense(10, softmax) network, not compiled (`train` trains a compiled twin)."""
     layers: list = [keras.Input(shape=(28, 28), name="image"), keras.layers.Flatten(name="flatten")]
     for i, units in enumerate(hidden, 1):
         layers.append(keras.layers.Dense(units, activation="relu", name=f"hidden_{i}"))
@@ -76,11 +81,11 @@ def train(
     (see `model.training.augment`). With `redraw`, that many digits of the training
     part are redrawn with canvas brushes and writing styles and added to it
     (see `model.training.styles`; the validation part never has a redrawn twin).
-    The model is compiled here, with Adam and a
+    Training uses Adam and a
     learning rate that starts at `learning_rate` and decays to zero along a
     cosine: large steps first, and small ones at the end that settle the
     weights instead of bouncing around a minimum. Each call starts a fresh
-    optimizer.
+    optimizer; `model` itself is left uncompiled (see `compiled_twin`).
 
     `on_progress` is called every few batches (`STEPS_PER_EXECUTION`) and
     at every epoch's end (see `Progress`); `should_stop`, checked at the same
@@ -94,24 +99,101 @@ def train(
         x_new, y_new = redrawn_digits(x_fit, y_fit, redraw, seed)
         x_fit, y_fit = np.concatenate([x_fit, x_new]), np.concatenate([y_fit, y_new.astype(y_fit.dtype)])
     batches = -(-len(x_fit) // batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * batches)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
-    callbacks = [_ProgressCallback(epochs, batches, on_progress, should_stop)]
-    history = model.fit(
-        training_batches(x_fit, y_fit, batch_size, seed, augment),
-        epochs=epochs,
-        validation_data=(x_val.astype(np.float32) / 255.0, y_val),
-        validation_batch_size=VALIDATION_BATCH_SIZE,
-        shuffle=False,  # the pipeline shuffles, seeded
-        callbacks=callbacks,
-        verbose=0,
-    )
+    with compiled_twin(model, learning_rate, epochs * batches) as twin:
+        callbacks = [_ProgressCallback(epochs, batches, on_progress, should_stop)]
+        history = twin.fit(
+            training_batches(x_fit, y_fit, batch_size, seed, augment),
+            epochs=epochs,
+            validation_data=(x_val.astype(np.float32) / 255.0, y_val),
+            validation_batch_size=VALIDATION_BATCH_SIZE,
+            shuffle=False,  # the pipeline shuffles, seeded
+            callbacks=callbacks,
+            verbose=0,
+        )
     return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+class CosineToZero(keras.optimizers.schedules.LearningRateSchedule):
+    """Keras's `CosineDecay` down to zero, with its start and its length held in variables.
+
+    Keras compiles a schedule's numbers into the training step; held in
+    variables, they change from one run to the next without compiling again.
+    """
+
+    def __init__(self):
+        self.start = keras.Variable(0.0, trainable=False, name="learning_rate_start")
+        self.steps = keras.Variable(1.0, trainable=False, name="learning_rate_steps")
+
+    def restart(self, start: float, steps: int) -> None:
+        self.start.assign(start)
+        self.steps.assign(max(1, steps))
+
+    def __call__(self, step):
+        done = keras.ops.minimum(keras.ops.cast(step, "float32") / self.steps, 1.0)
+        return self.start * 0.5 * (1.0 + keras.ops.cos(math.pi * done))
+
+    def get_config(self):
+        return {}
+
+
+# Compiling a network's training step (tracing it into a TensorFlow graph)
+# takes about a second, as long as an epoch of the sidebar's default run.
+# A training worker keeps the networks it has compiled, a few architectures
+# of them, and trains the next network of the same architecture on one.
+MAX_COMPILED = 4
+_compiled: OrderedDict[str, list[tuple[keras.Model, CosineToZero]]] = OrderedDict()
+_compiled_lock = threading.Lock()
+
+
+@contextmanager
+def compiled_twin(model: keras.Model, learning_rate: float, steps: int):
+    """A compiled network of `model`'s architecture holding its weights, with a fresh optimizer for `steps`.
+
+    What training does to the twin is copied back into `model` at the end;
+    the twin goes back to this process's store for the next run. Each twin
+    is used by one run at a time.
+    """
+    key = _architecture(model)
+    with _compiled_lock:
+        kept = _compiled[key].pop() if _compiled.get(key) else None
+    twin, schedule = kept or (keras.Sequential.from_config(model.get_config()), CosineToZero())
+    if kept is None:
+        twin.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=schedule),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            steps_per_execution=STEPS_PER_EXECUTION,
+        )
+    for variable in twin.optimizer.variables:  # a fresh optimizer: no steps taken, no moments
+        variable.assign(keras.ops.zeros_like(variable))
+    schedule.restart(learning_rate, steps)
+    # `variables`, not `weights`: the dropout layers' random state too, so a seed means the same run.
+    _copy(model.variables, twin.variables)
+    yield twin
+    _copy(twin.variables, model.variables)
+    with _compiled_lock:
+        _compiled.setdefault(key, []).append((twin, schedule))
+        _compiled.move_to_end(key)
+        while sum(len(twins) for twins in _compiled.values()) > MAX_COMPILED:
+            oldest = next(iter(_compiled))
+            _compiled[oldest].pop(0)
+            if not _compiled[oldest]:
+                del _compiled[oldest]
+
+
+def has_compiled_twin(model: keras.Model) -> bool:
+    """Whether this process keeps a compiled network of `model`'s architecture for its next run."""
+    with _compiled_lock:
+        return bool(_compiled.get(_architecture(model)))
+
+
+def _architecture(model: keras.Model) -> str:
+    return json.dumps(model.get_config(), sort_keys=True, default=str)
+
+
+def _copy(sources, targets) -> None:
+    for source, target in zip(sources, targets, strict=True):
+        target.assign(source.value)
 
 
 def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment: bool):
