@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from model.config import TrainConfig
+from model.config import SIDEBAR_DEFAULTS, TrainConfig
 from model.jobs.queue import WORKER_LOST, JobQueue, QueueRefused
-from model.jobs.tasks import fine_tune_task, keras_file_task, train_task
+from model.jobs.tasks import fine_tune_task, keras_file_task, train_task, warm_up
 
 pytestmark = pytest.mark.slow  # they train on the tiny Dask cluster
 
@@ -181,3 +181,21 @@ def test_progress_is_sent_at_most_every_quarter_second_and_at_every_epochs_end()
         reporter.progress(Progress(1, 2, batch, 100))
     reporter.progress(Progress(1, 2, 100, 100, epoch_done=True))
     assert [p.batch for p in sent] == [1, 100] and sent[-1].epoch_done
+
+
+def compiled_hidden_sizes() -> list[tuple[int, ...]]:
+    """On a worker: the hidden sizes of the compiled networks it keeps for its next runs."""
+    import json
+
+    from model.training import keras_ann
+
+    return [
+        tuple(layer["config"]["units"] for layer in json.loads(key)["layers"] if layer["class_name"] == "Dense")[:-1]
+        for key in keras_ann._compiled
+    ]
+
+
+def test_warm_up_leaves_the_sidebars_default_network_compiled_on_the_worker(training_cluster):
+    assert training_cluster.submit(warm_up, pure=False).result(timeout=120) == "warm"
+    kept = training_cluster.run(compiled_hidden_sizes)
+    assert kept and all(SIDEBAR_DEFAULTS.hidden in sizes for sizes in kept.values()), kept

@@ -18,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from model.jobs.cluster import scheduler_address
-from model.jobs.queue import JobQueue
+from model.jobs.queue import WARM_UP_PRIORITY, JobQueue
 from model.reading.network import ModelFileError, NumpyNetwork
 from model.store.card import ModelCard, architecture
 from model.store.collection import all_stores
@@ -120,9 +120,11 @@ def warm_cluster() -> threading.Thread:
     """Start the local training cluster in the background when the first visitor arrives.
 
     Starting it at the first Train click would make that visitor wait for a
-    scheduler, a worker and TensorFlow's import (about 10 s here) before
-    their run begins; started now, while they draw, the worker is ready by
-    the time most visitors press Train. The page never waits for it.
+    scheduler, a worker, TensorFlow's import and the compiling of their
+    network (`model.jobs.tasks.warm_up`, about 10 s here) before their run
+    begins; started now, while they draw, the worker is ready by the time
+    most visitors press Train. The page never waits for it, nor does a run:
+    the warm-up has the lowest priority.
     """
 
     def start():
@@ -132,7 +134,7 @@ def warm_cluster() -> threading.Thread:
         from model.jobs.tasks import warm_up
 
         try:
-            fire_and_forget(get_client().submit(warm_up, pure=False, priority=100))
+            fire_and_forget(get_client().submit(warm_up, pure=False, priority=WARM_UP_PRIORITY))
         except ClusterUnavailable as error:  # said again, in a sentence, when someone presses Train
             log.warning("%s", error)
 

@@ -31,6 +31,8 @@ from model.progress import Progress
 CURVE_POINTS_PER_EPOCH = 10  # training-curve resolution: enough to see it move, cheap to draw
 MAX_WAITING = 12  # jobs waiting on one server: a class of 30 gets a clear message, not a 10-minute wait
 ABANDON_AFTER_S = 30
+# Below every visitor's job (theirs are `priority * 1_000_000` minus their number in line, see `_start`).
+WARM_UP_PRIORITY = -(10**15)
 POLL_S = 0.25  # how often the server collects a job's progress
 WORKER_LOST = (
     "The training worker stopped unexpectedly (it may have run out of memory); your run was lost. "
@@ -184,6 +186,8 @@ class JobQueue:
         threading.Thread(target=self._follow, args=(job, progress), name=f"job-{job.id}", daemon=True).start()
 
     def _follow(self, job: TrainingJob, progress) -> None:
+        from distributed import wait
+
         future = job._future
         try:
             while True:
@@ -194,7 +198,11 @@ class JobQueue:
                     break
                 with self.lock:
                     self._update_places()
-                time.sleep(POLL_S)
+                try:  # returns as soon as the job ends, so its result is not left waiting for a poll
+                    with future.client.as_current():
+                        wait(future, timeout=POLL_S)
+                except TimeoutError:
+                    pass
             if future.cancelled():
                 job.state, job.status = "stopped", "Stopped before it started."
                 return
