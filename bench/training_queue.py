@@ -3,11 +3,12 @@
 Headless Chromium (Debian's) driven by Playwright against the real app on
 its own local cluster (nothing configured: the app starts it at the first job).
 
-- First and second retrain on one server: the sidebar's default network
-  (128, 64; 5 epochs on the full MNIST), from the Train click to the new
-  network listed. The first page is opened, and Train clicked, as soon as
-  the canvas is ready: the first run includes whatever of the workers'
-  start is not done by then.
+- The sidebar's default retrain (128, 64; 5 epochs on the full MNIST),
+  from the Train click to the new network listed: the first run on a new
+  server twice, Train clicked as soon as the canvas is ready (the run then
+  includes whatever of the worker's start is not done by then) and after
+  `drawing_s` on the page (a visitor who draws first); then the second and
+  later runs on one server (their median).
 - Four visitors pressing Train at once (four pages, four sessions): each
   must get their own network, in the order they clicked, and each waiting
   page must have shown its place ("N runs ahead of yours").
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -67,6 +69,15 @@ def memory(server: Server) -> dict:
         except OSError:
             pass
     return {"server_mb": server.rss_mb(), "workers_mb": workers}
+
+
+def stop_with_cluster(server: Server, timeout_s: float = 60) -> None:
+    """Stop the server and wait until its scheduler and workers have gone too (they would slow what comes next)."""
+    children = descendants(server.process.pid)
+    server.stop()
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in children):
+        time.sleep(0.2)
 
 
 def set_epochs(page, epochs: int) -> None:
@@ -128,37 +139,60 @@ def four_visitors(browser, url: str, visitors: int, epochs: int) -> dict:
     }
 
 
-def run(epochs: int = 5, visitors: int = 4) -> dict:
+def run(epochs: int = 5, visitors: int = 4, later: int = 3, drawing_s: float = 20.0) -> dict:
     from playwright.sync_api import sync_playwright
 
     results: dict = {}
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        server = Server("app.py")
-        server.wait_until_up()
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.goto(server.url)
-            canvas_box(page)
-            results["memory_at_page_load"] = memory(server)
-            results["first_retrain_s"] = train_and_time(page, "Trained #1", epochs)
-            time.sleep(2)
-            results["memory_idle_after_a_run"] = memory(server)
-            sidebar = page.get_by_test_id("stSidebar")
-            started = time.perf_counter()
-            sidebar.get_by_role("button", name="Train", exact=True).click()
-            time.sleep(2)  # well inside the run
-            results["memory_while_training"] = memory(server)
-            sidebar.get_by_text("Trained #2").wait_for(timeout=600_000)
-            results["second_retrain_s"] = time.perf_counter() - started
-            page.close()
-            results["queue"] = four_visitors(browser, server.url, visitors, epochs)
-            time.sleep(2)
-            results["memory_after"] = memory(server)
+            server = Server("app.py")
+            server.wait_until_up()
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                page.goto(server.url)
+                canvas_box(page)
+                results["memory_at_page_load"] = memory(server)
+                results["first_retrain_s"] = train_and_time(page, "Trained #1", epochs)
+                time.sleep(2)
+                results["memory_idle_after_a_run"] = memory(server)
+                sidebar = page.get_by_test_id("stSidebar")
+                seconds = []
+                for number in range(2, later + 2):
+                    started = time.perf_counter()
+                    sidebar.get_by_role("button", name="Train", exact=True).click()
+                    if number == 2:
+                        time.sleep(2)  # well inside the run
+                        results["memory_while_training"] = memory(server)
+                    sidebar.get_by_text(f"Trained #{number}").wait_for(timeout=600_000)
+                    seconds.append(time.perf_counter() - started)
+                    time.sleep(1)
+                results["later_retrains_s"] = seconds
+                results["second_retrain_s"] = statistics.median(seconds)
+                page.close()
+                results["queue"] = four_visitors(browser, server.url, visitors, epochs)
+                time.sleep(2)
+                results["memory_after"] = memory(server)
+            finally:
+                stop_with_cluster(server)
+
+            # A visitor who draws for a while before pressing Train: a new server, so that
+            # its first run is a first run.
+            server = Server("app.py")
+            server.wait_until_up()
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                page.goto(server.url)
+                canvas_box(page)
+                time.sleep(drawing_s)
+                results["first_retrain_after_drawing_s"] = train_and_time(page, "Trained #1", epochs)
+                page.close()
+            finally:
+                stop_with_cluster(server)
         finally:
-            server.stop()
             browser.close()
     results["epochs"] = epochs
+    results["drawing_s"] = drawing_s
     return results
 
 
@@ -181,12 +215,21 @@ def markdown(r: dict, command: str) -> str:
                 [
                     [
                         "default retrain (128, 64; 5 epochs, full MNIST), Train click → new network listed, first run "
-                        "(includes starting the local cluster and its worker importing TensorFlow)",
+                        "on a new server, Train pressed as soon as the canvas appears (includes the rest of "
+                        "starting the local cluster: its worker importing TensorFlow and compiling)",
                         f"**{r['first_retrain_s']:.1f} s**",
                         "≤ 10 s",
                     ],
                     [
-                        "the same, second run on the same server (warm worker)",
+                        f"the same, first run on a new server, Train pressed after {r['drawing_s']:.0f} s on the page "
+                        "(a visitor who draws first)",
+                        f"**{r['first_retrain_after_drawing_s']:.1f} s**",
+                        "≤ 10 s",
+                    ],
+                    [
+                        f"the same, second and later runs on one server (median of {len(r['later_retrains_s'])}: "
+                        + ", ".join(f"{s:.1f}" for s in r["later_retrains_s"])
+                        + " s)",
                         f"**{r['second_retrain_s']:.1f} s**",
                         "≤ 7 s",
                     ],
