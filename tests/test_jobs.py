@@ -199,3 +199,28 @@ def test_warm_up_leaves_the_sidebars_default_network_compiled_on_the_worker(trai
     assert training_cluster.submit(warm_up, pure=False).result(timeout=120) == "warm"
     kept = training_cluster.run(compiled_hidden_sizes)
     assert kept and all(SIDEBAR_DEFAULTS.hidden in sizes for sizes in kept.values()), kept
+
+
+def test_runs_start_in_the_order_visitors_asked_not_the_order_they_reached_the_queue(training_cluster):
+    queue = JobQueue()
+    long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
+    blocker = queue.submit("visitor-h", "training", train_task, long, "")
+    wait_for_progress(blocker)
+    now = time.monotonic()
+    later = queue.submit("visitor-i", "training", train_task, CONFIG, "", asked=now)
+    earlier = queue.submit("visitor-j", "training", train_task, CONFIG, "", asked=now - 1)
+    assert (queue.place(earlier), queue.place(later)) == (1, 2)
+    time.sleep(1)  # time enough for Dask to send a run ahead to the busy worker, if it did
+    blocker.stop()
+    left_the_line: dict[str, float] = {}
+    deadline = time.time() + 120
+    while len(left_the_line) < 2 and time.time() < deadline:
+        for name, job in (("earlier", earlier), ("later", later)):
+            job.touch()
+            if job.state != "waiting" and name not in left_the_line:
+                left_the_line[name] = time.monotonic()
+        time.sleep(0.02)
+    assert left_the_line["earlier"] < left_the_line["later"], left_the_line
+    for job in (blocker, earlier, later):
+        wait(job)
+    assert earlier.state == later.state == "done"

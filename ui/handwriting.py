@@ -186,7 +186,7 @@ def exchange(samples: SampleStore | None) -> None:
 def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
     from model.jobs.tasks import fine_tune_task
     from model.store.holdout import is_held_out
-    from ui.sidebar import submit
+    from ui.sidebar import note_asked, submit
 
     trainable = sum(not is_held_out(e["id"]) for e in samples.entries()) if samples is not None else 0
     running = job_running()
@@ -196,6 +196,7 @@ def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
     pressed = st.button(
         f"Fine-tune {network.name} on my digits",
         type="primary",
+        on_click=note_asked,
         disabled=running or trainable == 0 or bool(problem),
         help="Continues training this network on MNIST mixed with your samples, then adds the "
         "result to your networks. Progress shows in the sidebar.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import streamlit as st
@@ -51,6 +52,7 @@ def sidebar() -> None:
             submitted = st.form_submit_button(
                 "Train",
                 type="primary",
+                on_click=note_asked,
                 disabled=running or bool(problem),
                 width="stretch",
                 help=f"Runs on the training cluster, in turn with "
@@ -98,10 +100,20 @@ def start_training(values: dict) -> None:
         st.rerun()  # the progress goes to the top of the sidebar, the form folds away
 
 
+def note_asked() -> None:
+    """A button's callback, so run first in the rerun its click starts: when this visitor asked for a run.
+
+    Visitors who click at nearly the same moment reach `submit` in any
+    order (each page runs its script first); the queue goes by this time.
+    """
+    st.session_state[keys.ASKED] = time.monotonic()
+
+
 def submit(kind: str, task, *args, priority: int = 0) -> bool:
     """Queue this visitor's job on the training cluster; say why not if it cannot be (in the sidebar)."""
+    asked = st.session_state.pop(keys.ASKED, None)
     try:
-        st.session_state[keys.JOB] = job_queue().submit(visitor_id(), kind, task, *args, priority=priority)
+        st.session_state[keys.JOB] = job_queue().submit(visitor_id(), kind, task, *args, priority=priority, asked=asked)
         return True
     except (QueueRefused, ClusterUnavailable) as error:
         st.session_state[keys.JOB_REFUSED] = str(error)

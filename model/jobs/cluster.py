@@ -101,6 +101,10 @@ def local_cluster(n_workers: int | None = None, env: dict | None = None):
         "TRAINING_NICE": str(LOCAL_WORKER_NICE),
         **(env or {}),
     }
+    # Dask sends a worker one task more than it has slots, ahead of time; a run sent ahead would start
+    # before one asked for earlier that reached the scheduler later. One at a time keeps the queue's
+    # order. (The scheduler's process reads this from its environment, which it inherits from ours.)
+    os.environ.setdefault("DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION", "1.0")
     return SubprocessCluster(
         n_workers=n_workers,
         threads_per_worker=1,

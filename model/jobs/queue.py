@@ -31,8 +31,10 @@ from model.progress import Progress
 CURVE_POINTS_PER_EPOCH = 10  # training-curve resolution: enough to see it move, cheap to draw
 MAX_WAITING = 12  # jobs waiting on one server: a class of 30 gets a clear message, not a 10-minute wait
 ABANDON_AFTER_S = 30
-# Below every visitor's job (theirs are `priority * 1_000_000` minus their number in line, see `_start`).
-WARM_UP_PRIORITY = -(10**15)
+# A job's Dask priority is `priority * PRIORITY_STEP` less the seconds from the queue's start to its
+# asking (see `_start`): a step of 30 years keeps every higher priority first.
+PRIORITY_STEP = 10**9
+WARM_UP_PRIORITY = -(10**15)  # below every visitor's job
 POLL_S = 0.25  # how often the server collects a job's progress
 WORKER_LOST = (
     "The training worker stopped unexpectedly (it may have run out of memory); your run was lost. "
@@ -70,7 +72,7 @@ class TrainingJob:
     result_for: object = None  # what the page needs to use the result (the network a save is for)
     error: str | None = None
     seen: float = field(default_factory=time.monotonic)
-    submitted: float = field(default_factory=time.monotonic)
+    asked: float = field(default_factory=time.monotonic)  # when the visitor asked for it: their place in line
     _future: object = None
     _stop_event: object = None
     _asked_to_stop: bool = False
@@ -120,12 +122,26 @@ class JobQueue:
         self.max_waiting, self.abandon_after_s = max_waiting, abandon_after_s
         self.client_factory = client_factory
         self.jobs: list[TrainingJob] = []
-        self.submitted = 0
+        self.created = time.monotonic()
         self.lock = threading.Lock()
         threading.Thread(target=self._watch_abandoned, name="abandoned-jobs", daemon=True).start()
 
-    def submit(self, visitor: str, kind: str, task: Callable, *args, priority: int = 0, **kwargs) -> TrainingJob:
-        """Queue `task(*args, **kwargs)`, or raise `QueueRefused` / `ClusterUnavailable` with a sentence."""
+    def submit(
+        self,
+        visitor: str,
+        kind: str,
+        task: Callable,
+        *args,
+        priority: int = 0,
+        asked: float | None = None,
+        **kwargs,
+    ) -> TrainingJob:
+        """Queue `task(*args, **kwargs)`, or raise `QueueRefused` / `ClusterUnavailable` with a sentence.
+
+        `asked` (`time.monotonic()`) is when the visitor asked: the page's
+        runs for visitors who click at nearly the same moment reach this
+        queue in any order, and the one who clicked first must run first.
+        """
         with self.lock:
             self.jobs = [j for j in self.jobs if not j.finished]
             if any(j.visitor == visitor for j in self.jobs):
@@ -135,6 +151,8 @@ class JobQueue:
                     f"The training queue is full ({self.max_waiting} runs waiting). Try again in a minute or two."
                 )
             job = TrainingJob(visitor, kind, task, args, priority, kwargs=kwargs)
+            if asked is not None:
+                job.asked = asked
             self.jobs.append(job)
             self._update_places()
         client = self.client_factory()  # may raise ClusterUnavailable: the job is then dropped
@@ -170,9 +188,8 @@ class JobQueue:
         queue_name, stop_name = f"progress-{job.id}", f"stop-{job.id}"
         progress = Queue(queue_name, client=client)
         job._stop_event = Event(stop_name, client=client)
-        # Dask does not keep equal priorities in submission order: later jobs get lower ones.
-        self.submitted += 1
-        order = job.priority * 1_000_000 - self.submitted
+        # Dask does not keep equal priorities in submission order: a job asked for later gets a lower one.
+        order = job.priority * PRIORITY_STEP - (job.asked - self.created)
         job._future = client.submit(
             job.task,
             *job.args,
@@ -236,8 +253,8 @@ class JobQueue:
 
 
 def _runs_before(a: TrainingJob, b: TrainingJob) -> bool:
-    """Dask runs higher priorities first, then in the order jobs were submitted."""
-    return a.priority > b.priority or (a.priority == b.priority and a.submitted < b.submitted)
+    """Dask runs higher priorities first, then in the order visitors asked."""
+    return a.priority > b.priority or (a.priority == b.priority and a.asked < b.asked)
 
 
 def describe_failure(error: BaseException) -> str:
