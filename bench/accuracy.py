@@ -73,6 +73,21 @@ def note_card(model_path: str, misreads: str) -> None:
     atomic_write_json(card_path(model_path), replace(card, notes={**card.notes, "still_misreads": misreads}).to_dict())
 
 
+def misread_picture(path: str, images: np.ndarray, labels: np.ndarray, reads: np.ndarray, columns: int = 10) -> None:
+    """Network inputs (28×28) enlarged side by side, each captioned "label read as", for a person to judge."""
+    from PIL import ImageDraw
+
+    scale, caption = 4, 14
+    width, height = 28 * scale, 28 * scale + caption
+    sheet = Image.new("L", (columns * width, max(1, -(-len(images) // columns)) * height), 0)
+    draw = ImageDraw.Draw(sheet)
+    for i, (image, label, read) in enumerate(zip(images, labels, reads)):
+        x, y = i % columns * width, i // columns * height
+        sheet.paste(Image.fromarray((image * 255).astype(np.uint8)).resize((28 * scale, 28 * scale)), (x, y))
+        draw.text((x + 4, y + 28 * scale + 1), f"{label} read as {read}", fill=255)
+    sheet.save(path)
+
+
 def app_errors(result) -> str:
     return f"{round((1 - result.accuracy) * result.count)}"
 
@@ -87,6 +102,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--data", default=None, help="mnist.npz (default: $MNIST_PATH)")
     parser.add_argument("--write", action="store_true", help="rewrite the accuracy section of BENCHMARKS.md")
+    parser.add_argument(
+        "--misread-picture",
+        metavar="PNG",
+        help="draw the MNIST-stroke drawings that every network given misreads, as the networks see them, "
+        "into this picture, to judge whether they are legible (made from MNIST test digits: keep it out of git)",
+    )
     parser.add_argument(
         "--note-card",
         action="store_true",
@@ -109,10 +130,14 @@ def main(argv=None) -> int:
     mnist_inputs = x_test.astype(np.float32) / 255.0
 
     rows, details = [], []
+    misread_by_all, first_reads = np.ones(len(labels), bool), None
     for number, path in enumerate(args.model):
         net = NumpyNetwork.load(path)
         card = read_card(path) or ModelCard()
-        app = evaluate(net.probabilities_batched(app_inputs), labels)
+        app_probabilities = net.probabilities_batched(app_inputs)
+        app = evaluate(app_probabilities, labels)
+        misread_by_all &= app_probabilities.argmax(axis=1) != labels
+        first_reads = app_probabilities.argmax(axis=1) if first_reads is None else first_reads
         naive = evaluate(net.probabilities_batched(naive_inputs), labels)
         mnist = evaluate(net.probabilities_batched(mnist_inputs), y_test)
         style_probabilities = net.probabilities_batched(style_inputs)
@@ -169,6 +194,11 @@ def main(argv=None) -> int:
             f"MNIST test {mnist.accuracy:.2%}; {confusions}; "
             f"styles: {style_confusions}"
         )
+
+    if args.misread_picture:
+        chosen = np.flatnonzero(misread_by_all)
+        misread_picture(args.misread_picture, app_inputs[chosen], labels[chosen], first_reads[chosen])
+        print(f"{len(chosen)} drawings misread by every network given: {args.misread_picture}")
 
     if args.write:
         command = "python -m bench.accuracy " + shlex.join(sys.argv[1:] if argv is None else argv)

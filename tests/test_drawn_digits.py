@@ -67,3 +67,21 @@ def test_labels_follow_the_chosen_test_digits(digits):
     chosen = indices(len(x), 10, seed=3)
     assert len(set(chosen)) == 10 and chosen.max() < len(x)
     assert [label for _, label in drawn_digits(x, y, count=10, seed=3)] == [int(y[i]) for i in chosen]
+
+
+def test_the_misread_picture_shows_each_drawing_in_its_place_with_a_caption(tmp_path):
+    from PIL import Image
+
+    from bench.accuracy import misread_picture
+
+    images = np.zeros((12, 28, 28), np.float32)
+    images[3, 10:18, 10:18] = 1.0
+    path = tmp_path / "misread.png"
+    misread_picture(str(path), images, np.arange(12) % 10, np.full(12, 7), columns=5)
+    sheet = np.asarray(Image.open(path))
+    width, height = 28 * 4, 28 * 4 + 14
+    assert sheet.shape == (3 * height, 5 * width)
+    tile = sheet[:height, 3 * width : 4 * width]
+    assert tile[14 * 4, 14 * 4] == 255 and tile[2, 2] == 0, "drawing 3 in the fourth place of the first row"
+    assert sheet[:height, :width][28 * 4 :].max() > 128, "a caption under the first drawing"
+    assert sheet[2 * height :, 2 * width :].max() == 0, "nothing after the last drawing"
