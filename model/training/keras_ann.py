@@ -136,10 +136,11 @@ class CosineToZero(keras.optimizers.schedules.LearningRateSchedule):
         return {}
 
 
-# Compiling a network's training step (tracing it into a TensorFlow graph)
-# takes about a second, as long as an epoch of the sidebar's default run.
-# A training worker keeps the networks it has compiled, a few architectures
-# of them, and trains the next network of the same architecture on one.
+# Compiling a network's training and validation steps (tracing them into
+# TensorFlow graphs) took about 1.5 s of each sidebar default run, longer
+# than one of its epochs. A training worker keeps the last `MAX_COMPILED`
+# networks it compiled and trains the next network of the same architecture
+# on one of them.
 MAX_COMPILED = 4
 _compiled: OrderedDict[str, list[tuple[keras.Model, CosineToZero]]] = OrderedDict()
 _compiled_lock = threading.Lock()
