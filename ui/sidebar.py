@@ -60,6 +60,7 @@ def sidebar() -> None:
             )
         if submitted:
             start_training(values)
+            st.session_state.pop(keys.ASKED, None)  # taken by the queue, or the form's values were refused
         if not running:
             job_status()
         networks_panel()
