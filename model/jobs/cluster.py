@@ -4,10 +4,10 @@ With nothing configured, the first job starts a local cluster of worker
 **processes** (never threads: TensorFlow must stay out of the web server's
 process; see `local_cluster` for why not `LocalCluster` itself), one worker
 with one task slot on a machine of up to 4 cores, a worker per 4 cores
-beyond. TensorFlow uses every core of its worker's share but
-one (left to the web server), so two runs at once would only slow each
-other: one slot per worker makes the rest queue, in the order they came. The dashboard is off unless
-`DASK_DASHBOARD_ADDRESS` asks for it.
+beyond. TensorFlow uses every core of its worker's share but one (left to
+the web server), so two runs at once would only slow each other: one slot
+per worker makes the rest queue, in the order they were asked for. The
+dashboard is off unless `DASK_DASHBOARD_ADDRESS` asks for it.
 
 With `DASK_SCHEDULER_ADDRESS` (Dask's own setting, also read by
 `train.py`), jobs go to that cluster instead: start `dask scheduler` on one
