@@ -19,6 +19,7 @@ from pathlib import Path
 
 from model.config import CLI_LIMITS, OPTIONS, Option, TrainConfig
 from model.store.atomic import check_writable
+from model.store.card import card_path
 from model.store.data import MnistUnavailable, load_mnist, mnist_source, provenance
 
 
@@ -201,7 +202,7 @@ def train_on_cluster(args) -> int:
     except OSError as error:
         print(f"train.py: error: could not save {args.out}: {error}", file=sys.stderr)
         return 1
-    print(f"Saved {args.out} and its card {args.out[: -len('.keras')]}.json.")
+    print(f"Saved {args.out} and its card {card_path(args.out)}.")
     return 0
 
 
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"train.py: error: could not save {args.out}: {error}", file=sys.stderr)
         return 1
-    print(f"Saved {args.out} and its card {args.out[: -len('.keras')]}.json.")
+    print(f"Saved {args.out} and its card {card_path(args.out)}.")
     return 0
 
 

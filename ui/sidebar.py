@@ -34,6 +34,8 @@ from ui.session import (
     warm_cluster,
 )
 
+OWNER_ONLY = "Only the owner of this app can change its default network."
+
 
 def sidebar() -> None:
     warm_cluster()
@@ -224,7 +226,7 @@ def save_as_default(name: str) -> None:
     """
     network = session_networks().get(name)
     if not is_owner() or network is None or name == "Default":
-        st.session_state[keys.SAVE_MESSAGE] = ("error", "Only the owner of this app can change its default network.")
+        st.session_state[keys.SAVE_MESSAGE] = ("error", OWNER_ONLY)
         return
     if submit("save", keras_file_task, network.net, network.card, priority=10):
         st.session_state[keys.JOB].result_for = (network.name, network.card, network.net)
@@ -233,7 +235,7 @@ def save_as_default(name: str) -> None:
 def write_default(name: str, card: ModelCard, net: NumpyNetwork) -> None:
     job = st.session_state[keys.JOB]
     if not is_owner():
-        st.session_state[keys.SAVE_MESSAGE] = ("error", "Only the owner of this app can change its default network.")
+        st.session_state[keys.SAVE_MESSAGE] = ("error", OWNER_ONLY)
         return
     try:
         save_default(default_path(), job.result, card, net)
@@ -286,7 +288,7 @@ def owner_panel() -> None:
 
 def roll_back(name: str) -> None:
     if not is_owner():
-        st.session_state[keys.SAVE_MESSAGE] = ("error", "Only the owner of this app can change its default network.")
+        st.session_state[keys.SAVE_MESSAGE] = ("error", OWNER_ONLY)
         return
     try:
         restore(default_path(), name)

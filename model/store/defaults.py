@@ -36,7 +36,7 @@ from pathlib import Path
 
 from model.reading.network import MAX_FILE_BYTES, ModelFileError, NumpyNetwork
 from model.store.atomic import atomic_write_bytes, atomic_write_json, exclusive, sweep_temporary_files
-from model.store.card import ModelCard, card_path
+from model.store.card import ModelCard, card_path, read_card
 
 KEEP = 5  # earlier defaults kept for rollback
 SHIPPED = Path(__file__).resolve().parents[1] / "mnist_ann.keras"
@@ -243,7 +243,7 @@ def _archive_current(path: Path) -> None:
         return  # nothing good to keep
     folder = history_folder(path)
     folder.mkdir(exist_ok=True)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = _sha256(data)
     name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{digest[:8]}"
     _write_set(folder / f"{name}.keras", data, weights or net.to_npz_bytes(), card or ModelCard())
     for entry in history(path):  # the same network kept before: only its newest copy stays
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         except ModelFileError as error:
             print(f"current: {path} (unreadable: {error})")
         for entry in entries:
-            accuracy = (ModelCard.from_dict(_json(card_path(entry.path))) or ModelCard()).accuracy
+            accuracy = (read_card(entry.path) or ModelCard()).accuracy
             print(
                 f"{entry.name}  saved {entry.saved}  test accuracy {f'{accuracy:.2%}' if accuracy is not None else '–'}"
             )
@@ -290,13 +290,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"The default is now {name}; the one it replaced is kept in {history_folder(path)}.")
     return 0
-
-
-def _json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 if __name__ == "__main__":
