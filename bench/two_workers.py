@@ -6,7 +6,7 @@ epochs, full MNIST) are submitted at once. Reported: which worker ran each
 job, the seconds from submission to each network, and the whole batch's
 wall time against one worker doing the same four jobs in the same run. On
 this 2-core machine the two workers share the cores (one TensorFlow thread
-each), so the point is the spreading, not a speed-up.
+each, as the app sets them), so the point is the spreading, not a speed-up.
 
     MNIST_PATH=… python -m bench.two_workers [--epochs 5] [--jobs 4] [--write]
 """
@@ -14,7 +14,6 @@ each), so the point is the spreading, not a speed-up.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from dataclasses import replace
 
@@ -28,12 +27,14 @@ def batch(n_workers: int, jobs: int, epochs: int) -> dict:
     from model.jobs.queue import JobQueue
     from model.jobs.tasks import train_task, warm_up
 
-    cores = os.cpu_count() or 1
-    threads = str(max(1, cores // n_workers))
-    cluster = local_cluster(n_workers=n_workers, env={"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1"})
+    cluster = local_cluster(n_workers=n_workers)  # the app's own settings: threads, priority
     client = Client(cluster, set_as_default=False)
     try:
-        client.run(warm_up)  # warm, as the app's workers are after their first run
+        # Warm every worker, as the app warms its own: wait for all of them first (warming the workers
+        # there happened to be had warmed none, and each first job measured their start-up too).
+        client.wait_for_workers(n_workers)
+        workers = list(client.scheduler_info()["workers"])
+        client.gather([client.submit(warm_up, pure=False, workers=[worker]) for worker in workers])
         queue = JobQueue(client_factory=lambda: client)
         config = replace(SIDEBAR_DEFAULTS, epochs=epochs)
         started = time.perf_counter()
