@@ -19,8 +19,11 @@ from streamlit_drawable_canvas import st_canvas
 
 from model.reading.metrics import best_two
 from model.reading.preprocess import DrawingError, read_png, to_mnist
+from model.reading.threads import one_blas_thread
 from ui import keys
 from ui.access import is_owner
+from ui.bars import READING_STYLE
+from ui.handwriting import forget_sample_total
 from ui.session import Network, active_network, housekeeping
 from ui.sidebar import sidebar
 
@@ -35,16 +38,12 @@ EXPLORE = ["Inside the network", "Where it fails", "Teach it your handwriting"]
 Image.MAX_IMAGE_PIXELS = MAX_DRAWING_SIDE**2
 
 st.set_page_config(page_title="Read my digit", page_icon="✍️", layout="wide")
+one_blas_thread()  # once per server process: no BLAS threads spinning between visitors' strokes
 housekeeping()
 
 
 def draw_and_predict() -> tuple[Network | None, np.ndarray | None]:
     """The main loop: the canvas, and beside it what the network reads. Returns the network and the 28×28 input."""
-    st.title("✍️ Read my digit")
-    st.write(
-        "Draw a digit: a neural network trained on MNIST reads it as you draw. "
-        "Train your own network in the sidebar and compare."
-    )
     canvas_column, result_column = st.columns([1, 1.35], gap="large")
     with canvas_column:
         canvas = st_canvas(
@@ -56,16 +55,6 @@ def draw_and_predict() -> tuple[Network | None, np.ndarray | None]:
             drawing_mode="freedraw",
             return_image_data=True,
             key=keys.CANVAS,
-        )
-        # The canvas's own toolbar (undo, redo, clear) appears just above it on hover.
-        st.caption("Undo, redo and clear: hover over the box, top right.")
-        st.slider(
-            "Brush width",
-            6,
-            40,
-            key=keys.BRUSH,
-            value=DEFAULT_BRUSH,
-            help="About 18 px gives strokes as thick as MNIST's for a digit that fills the box.",
         )
     network = active_network()  # after the canvas: the visitor can start drawing while it loads
     with result_column:
@@ -94,21 +83,18 @@ def draw_and_predict() -> tuple[Network | None, np.ndarray | None]:
 
 
 def show_prediction(probabilities: np.ndarray, digit_image: np.ndarray) -> None:
-    from ui.bars import probability_bars
-    from ui.pictures import enlarge
+    from ui.bars import reading_panel
+    from ui.pictures import png
 
     best, runner_up = best_two(probabilities)
-    metric_column, image_column = st.columns([1, 1])
-    metric_column.metric(
-        "Prediction", str(best), delta=f"{probabilities[best]:.1%} sure", delta_color="off", delta_arrow="off"
-    )
-    image_column.image(enlarge(digit_image), caption="What the model sees", width=112)
+    st.metric("Prediction", str(best), delta=f"{probabilities[best]:.1%} sure", delta_color="off", delta_arrow="off")
     if probabilities[best] < UNSURE_BELOW:
         st.warning(
             f"The network is unsure: {probabilities[best]:.0%} for {best}, "
             f"and {probabilities[runner_up]:.0%} for {runner_up}, its runner-up."
         )
-    st.html(probability_bars(probabilities, best))
+    # 28×28 pixels, enlarged in the browser: a fraction of the bytes and of the encoding time.
+    st.html(reading_panel(probabilities, best, png(digit_image * 255.0, factor=1)))
 
 
 def explore(network: Network | None, digit_image: np.ndarray | None) -> None:
@@ -136,5 +122,23 @@ def reading() -> None:
     explore(*draw_and_predict())
 
 
+forget_sample_total()  # a full run counts the visitor's samples again (a stroke does not)
+# What does not change with a stroke stays outside the fragment, so a stroke
+# neither reruns nor sends it again: the title, the brush, the bars' style.
+st.title("✍️ Read my digit")
+st.write(  # the canvas's own toolbar (undo, redo, clear) appears just above it on hover
+    "Draw a digit: a neural network trained on MNIST reads it as you draw. "
+    "Train your own network in the sidebar and compare. Undo, redo and clear: hover over the box, top right."
+)
+st.slider(
+    "Brush width",
+    6,
+    40,
+    key=keys.BRUSH,
+    value=DEFAULT_BRUSH,
+    width=CANVAS_SIDE,
+    help="About 18 px gives strokes as thick as MNIST's for a digit that fills the box.",
+)
+st.html(READING_STYLE)
 reading()
 sidebar()

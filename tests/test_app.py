@@ -419,3 +419,12 @@ def test_an_unreachable_cluster_is_a_sentence_and_drawing_goes_on(app, monkeypat
     assert not app.exception
     assert any("Training is unavailable" in e for e in texts(app.sidebar.error))
     assert any("Draw a digit" in text for text in texts(app.main.info))
+
+
+def test_the_page_limits_blas_to_one_thread(app):
+    """NumPy's BLAS threads spin after each product; the page's are too small to share (model.reading.threads)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [library for library in threadpool_info() if library["user_api"] == "blas"]
+    assert blas and all(library["num_threads"] == 1 for library in blas), blas
+

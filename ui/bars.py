@@ -1,20 +1,25 @@
-"""The ten probabilities as a bar chart in plain HTML and CSS.
+"""What the network sees and the ten probabilities, as one piece of plain HTML and CSS.
 
-This chart is redrawn after every stroke, so it must cost nothing: an
-Altair chart took 70-180 ms of each rerun to build and validate its
-Vega-Lite spec, and more in the browser to render it; ten styled <div>s take
-well under a millisecond and show at once. Digits 0-9 are always on the
-axis, the scale is fixed at 0-100%, and the predicted digit's bar is in
-colour.
+This is redrawn after every stroke, so it must cost nothing: an Altair
+chart took 70-180 ms of each rerun to build and validate its Vega-Lite spec,
+and more in the browser to render it; ten styled <div>s take well under a
+millisecond and show at once. Digits 0-9 are always on the axis, the scale
+is fixed at 0-100%, and the predicted digit's bar is in colour.
+
+The 28×28 image the network was given goes in the same element, inline
+(a PNG of a few hundred bytes, enlarged by the browser pixel for pixel):
+as an `st.image` it cost the server a media file, a JPEG and two layout
+columns per stroke, and the browser a request and a layout of its own.
 """
 
 from __future__ import annotations
 
+import base64
 from html import escape
 
 from ui.theme import HIGHLIGHT, MUTED
 
-STYLE = """
+READING_STYLE = """
 <style>
 .probability-bars { font-family: "Source Sans", sans-serif; color: #1f2933; margin: 0.25rem 0 0.5rem 0; }
 .probability-bars .plot { display: flex; gap: 0.45rem; height: 170px; margin-top: 1.2rem;
@@ -30,6 +35,11 @@ STYLE = """
 .probability-bars .digits { display: flex; gap: 0.45rem; padding-left: 2.4rem; }
 .probability-bars .digits span { flex: 1; text-align: center; font-size: 1rem; }
 .probability-bars .digits .best { font-weight: 700; color: __HIGHLIGHT__; }
+.reading { display: flex; gap: 1.5rem; align-items: flex-end; }
+.reading figure { margin: 0 0 0.5rem 0; text-align: center; font-family: "Source Sans", sans-serif;
+  font-size: 0.875rem; color: #616e7c; }
+.reading figure img { width: 112px; height: 112px; image-rendering: pixelated; display: block; }
+.reading .probability-bars { flex: 1; }
 </style>
 """.replace("__HIGHLIGHT__", HIGHLIGHT).replace("__MUTED__", MUTED)
 
@@ -53,6 +63,18 @@ def probability_bars(probabilities, predicted: int) -> str:
     )
     digits = "".join(f'<span class="{"best" if d == predicted else ""}">{d}</span>' for d in range(10))
     return (
-        f'{STYLE}<div class="probability-bars" role="img" aria-label="{escape("Probabilities " + summary)}">'
+        f'<div class="probability-bars" role="img" aria-label="{escape("Probabilities " + summary)}">'
         f'<div class="plot">{grid}{columns}</div><div class="digits">{digits}</div></div>'
+    )
+
+
+def reading_panel(probabilities, predicted: int, seen_png: bytes) -> str:
+    """The network's input (`seen_png`, a small PNG) beside the probability bars, in one element.
+
+    Styled by `READING_STYLE`, which the page adds once, outside the part a stroke redraws.
+    """
+    source = "data:image/png;base64," + base64.b64encode(seen_png).decode("ascii")
+    return (
+        f'<div class="reading"><figure><img src="{source}" alt="The 28×28 image the network reads">'
+        f"<figcaption>What the model sees</figcaption></figure>{probability_bars(probabilities, predicted)}</div>"
     )

@@ -41,12 +41,28 @@ def correction(digit_image: np.ndarray, strokes: dict | None) -> None:
         help="Saves this drawing with the right label to your samples (see Teach it your handwriting, below).",
     )
     saved = st.session_state.get(keys.SAVED_SAMPLE)  # (label, the drawing it was given to, note)
-    samples = sample_store()
-    total = sum(samples.counts()) if samples is not None else 0
+    total = sample_total()
     if saved and saved[1] == digit_image.tobytes():
         st.caption(f"Saved as a {saved[0]}{saved[2]}. You have {total} samples.")
     elif total:
         st.caption(f"You have {total} samples.")
+
+
+def sample_total() -> int:
+    """How many samples this visitor has: counted once per full run of the page, not at every stroke.
+
+    A stroke reruns only the drawing's fragment; the count changes when this
+    visitor saves, imports or deletes (each forgets it) or, from another tab,
+    by the next full run (`forget_sample_total`).
+    """
+    if keys.SAMPLE_TOTAL not in st.session_state:
+        samples = sample_store()
+        st.session_state[keys.SAMPLE_TOTAL] = sum(samples.counts()) if samples is not None else 0
+    return st.session_state[keys.SAMPLE_TOTAL]
+
+
+def forget_sample_total() -> None:
+    st.session_state.pop(keys.SAMPLE_TOTAL, None)
 
 
 def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
@@ -57,6 +73,7 @@ def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
     # standing would be sent again with every later rerun.
     st.session_state[keys.CORRECT] = None
     st.session_state[keys.SAVED_SAMPLE] = None
+    forget_sample_total()
     rate = limit(keys.SAVE_RATE, SAVES_PER_MINUTE)
     if not rate.allow():
         st.toast(f"That is many samples at once: wait {rate.wait():.0f} s before saving another.")
@@ -140,6 +157,7 @@ def delete_sample(sample_id: str) -> None:
     samples = sample_store()
     if samples is None:
         return
+    forget_sample_total()
     try:
         samples.delete(sample_id)
     except (SampleError, OSError) as error:
@@ -172,6 +190,7 @@ def exchange(samples: SampleStore | None) -> None:
         elif not rate.allow():
             st.error(f"Wait {rate.wait():.0f} s before importing again.")
         else:
+            forget_sample_total()
             try:
                 added = sample_store(create=True).import_file(upload.getvalue())
                 st.success(f"Imported {added} new samples.")

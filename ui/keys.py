@@ -29,11 +29,12 @@ MODEL_ERROR_DETAIL = "model_error_detail"  # the same in detail (shown to the ow
 # Jobs on the training cluster
 JOB = "job"  # this visitor's model.jobs.queue.TrainingJob, at most one at a time
 JOB_REFUSED = "job_refused"  # why the queue refused a job, to say once
-ASKED = "asked"  # when the visitor pressed Train or Fine-tune (time.monotonic()): their place in line
+ASKED = "asked"  # when the visitor pressed Train or Fine-tune (time.time()): their place in line
 COLLECTED = "collected"  # the finished job whose result was already taken
 SAVE_MESSAGE = "save_message"  # ("success" | "error", sentence) after a save or a rollback
 
 # Samples
+SAMPLE_TOTAL = "sample_total"  # how many samples the visitor has, counted once per full run
 SAVED_SAMPLE = "saved_sample"  # (label, the drawing's bytes, note) of the last correction saved
 IMPORTED = "imported"  # the file id of the last import, so a rerun does not import it twice
 SAVE_RATE = "save_rate"  # model.store.ratelimit.RateLimit on sample saves

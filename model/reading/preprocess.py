@@ -72,6 +72,8 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     default) the alpha channel alone is the ink coverage, anti-aliasing included.
     """
     arr = _validated(image)
+    if arr.ndim == 3 and arr.shape[2] == 4 and not _alpha_on_border(arr):
+        return np.ascontiguousarray(arr[:, :, 3])  # the canvas's own case, without a median of the border
     if arr.ndim == 2:
         arr = arr[:, :, None]
     border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
@@ -80,6 +82,11 @@ def ink_map(image: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(arr[:, :, 3])
     diff = np.abs(arr.astype(np.int16) - background.astype(np.int16)).max(axis=2)
     return diff.astype(np.uint8)
+
+
+def _alpha_on_border(rgba: np.ndarray) -> bool:
+    alpha = rgba[:, :, 3]
+    return bool(alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any())
 
 
 def is_blank(image: np.ndarray) -> bool:
@@ -135,7 +142,8 @@ def to_mnist(image: np.ndarray) -> np.ndarray | None:
     pad_left = int(np.ceil(max(0.0, -x0))) + 1
     pad_bottom = int(np.ceil(max(0.0, y0 + span - height))) + 1
     pad_right = int(np.ceil(max(0.0, x0 + span - width))) + 1
-    padded = np.pad(crop, ((pad_top, pad_bottom), (pad_left, pad_right)))
+    padded = np.zeros((pad_top + height + pad_bottom, pad_left + width + pad_right), np.uint8)
+    padded[pad_top : pad_top + height, pad_left : pad_left + width] = crop  # np.pad did this 3× slower
     window = (x0 + pad_left, y0 + pad_top, x0 + pad_left + span, y0 + pad_top + span)
 
     # Pillow's bicubic filter widens with the reduction (anti-aliased) and
