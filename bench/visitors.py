@@ -1,0 +1,289 @@
+"""Locust visitors for the page: they draw real digits through Streamlit's own protocol, no browser.
+
+    locust -f bench/visitors.py --headless --host http://127.0.0.1:8501 -u 60 -r 10 -t 60s --csv out
+
+(`python -m bench.capacity` runs this for every level of load, against the
+page and against the bare reference page, and writes BENCHMARKS.md.)
+
+A `Drawer` connects (`bench.protocol.Session`), waits for the first run,
+then every 1.5-3 s draws a digit: the canvas's value becomes a 280×280 PNG
+of an MNIST test digit redrawn as the canvas draws it (`bench.drawn_digits`,
+as a data URL, with fabric.js's JSON of the strokes beside it, as the
+browser sends them), the canvas's fragment reruns, and the visitor checks
+the "Prediction" the page returns against the digit's label and fetches the
+media the answer names. A `Trainer` presses Train in the sidebar first and
+keeps its progress fragment polling (the browser's `auto_rerun` timer)
+while it draws; an `Importer` uploads a file of 2,000 samples in "Teach it
+your handwriting" first. `LOAD_TRAINERS` and `LOAD_IMPORTERS` (environment)
+say how many of each; the rest draw.
+
+Every stroke is a Locust request ("stroke"), so Locust's stats and CSV
+hold the round trips; a stroke with no answer in 15 s is a failure. What
+Locust does not count (read right, Streamlit's exception boxes, trainings
+finished, the raw round trips for exact percentiles) each visitor adds to
+`COUNTS`, which workers report to the master (`report_to_master`) and the
+master writes to `LOAD_COUNTS_FILE` as JSON when the run ends.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import os
+import random
+import time
+
+import numpy as np
+from gevent import GreenletExit
+from locust import User, between, events, task
+from PIL import Image
+
+from bench.protocol import ProtocolError, Session
+
+POOL = 120  # distinct drawings; each visitor starts at a random one
+STROKE_WAIT_S = (1.5, 3.0)
+ANSWER_TIMEOUT_S = 15.0
+COUNTS: dict = {"sent": 0, "answered": 0, "read_right": 0, "unanswered": 0, "exceptions": 0, "errors": []}
+COUNTS.update({"round_trips_ms": [], "trained": 0, "imported": 0, "connect_ms": []})
+
+
+def fabric_path(alpha: np.ndarray, points: int = 80) -> dict:
+    """The canvas's JSON for one freehand path through the ink, sized like a person's stroke."""
+    ys, xs = np.nonzero(alpha > 128)
+    step = max(1, len(xs) // points)
+    xs, ys = xs[::step].astype(float), ys[::step].astype(float)
+    path = [["M", xs[0], ys[0]]] + [["Q", x0, y0, x1, y1] for x0, y0, x1, y1 in zip(xs, ys, xs[1:], ys[1:])]
+    return {
+        "version": "7.4.0",
+        "objects": [
+            {
+                "type": "Path",
+                "version": "7.4.0",
+                "originX": "center",
+                "originY": "center",
+                "left": float(xs.mean()),
+                "top": float(ys.mean()),
+                "stroke": "#000000",
+                "strokeWidth": 18,
+                "strokeLineCap": "round",
+                "strokeLineJoin": "round",
+                "fill": None,
+                "path": path,
+            }
+        ],
+    }
+
+
+@functools.cache
+def drawings() -> list[tuple[dict, int]]:
+    """`POOL` strokes of MNIST test digits (MNIST from `MNIST_PATH`), made once per process."""
+    from model.store.data import load_mnist
+
+    _, (x_test, y_test) = load_mnist()
+    return drawing_pool(x_test, y_test, POOL)
+
+
+def drawing_pool(x_test: np.ndarray, y_test: np.ndarray, count: int) -> list[tuple[dict, int]]:
+    """(the canvas's value after a stroke, the digit's label) for `count` MNIST test digits redrawn."""
+    from bench.drawn_digits import drawn_digits
+
+    pool = []
+    for canvas, label in drawn_digits(x_test, y_test, count=count, seed=7):
+        buffer = io.BytesIO()
+        Image.fromarray(canvas).save(buffer, format="PNG")
+        data = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        pool.append(({"drawing": {"raw": fabric_path(canvas[:, :, 3]), "data": data}}, label))
+    return pool
+
+
+@functools.cache
+def samples_file(count: int = 2000) -> bytes:
+    """A file of `count` samples in the app's export format (the most a collection holds)."""
+    rng = np.random.default_rng(1)
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        images=rng.integers(0, 256, (count, 28, 28), dtype=np.uint8),
+        labels=rng.integers(0, 10, count).astype(np.uint8),
+    )
+    return buffer.getvalue()
+
+
+class Drawer(User):
+    """A visitor who draws a digit every 1.5-3 s and checks what the page reads."""
+
+    wait_time = between(*STROKE_WAIT_S)
+    weight = 100
+
+    def on_start(self) -> None:
+        self.session = Session(self.host, timeout_s=ANSWER_TIMEOUT_S)
+        self.next = random.randrange(POOL)
+        started = time.perf_counter()
+        try:
+            first = self.session.connect()
+            self.canvas = self.session.widget("bidi_component", "canvas").id
+            self.fragment = next(
+                fragment for path, fragment, element in first.elements if element.WhichOneof("type") == "bidi_component"
+            )
+        except (ProtocolError, OSError, StopIteration) as error:
+            self._fire("connect", started, error)
+            COUNTS["errors"].append(f"connect: {error}")
+            self.session.close()
+            raise  # Locust logs it and stops this visitor
+        self._fire("connect", started, None)
+        COUNTS["connect_ms"].append((time.perf_counter() - started) * 1000)
+        self.setup()
+
+    def setup(self) -> None:
+        """What this kind of visitor does first (nothing: a drawer draws)."""
+
+    def on_stop(self) -> None:
+        self.session.close()
+
+    def _fire(self, name: str, started: float, error: Exception | None, length: int = 0) -> None:
+        self.environment.events.request.fire(
+            request_type="WS",
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=length,
+            exception=error,
+            context={},
+        )
+
+    def stroke(self) -> None:
+        value, label = drawings()[self.next % POOL]
+        self.next += 1
+        self.session.set_json(self.canvas, value)
+        COUNTS["sent"] += 1
+        started = time.perf_counter()
+        try:
+            run = self.session.rerun(self.fragment)
+            for url in run.media_urls():
+                self.session.media(url)
+        except GreenletExit:  # the run's end stopped this visitor mid-stroke: neither answered nor lost
+            COUNTS["sent"] -= 1
+            raise
+        except (ProtocolError, OSError) as error:
+            COUNTS["unanswered"] += 1
+            COUNTS["errors"].append(str(error)[:200])
+            self._fire("stroke", started, error)
+            self._reconnect()
+            return
+        ms = (time.perf_counter() - started) * 1000
+        COUNTS["answered"] += 1
+        COUNTS["round_trips_ms"].append(round(ms, 2))
+        COUNTS["read_right"] += run.metric("Prediction") == str(label)
+        COUNTS["exceptions"] += len(run.exceptions())
+        self._fire("stroke", started, None)
+
+    def _reconnect(self) -> None:
+        """After a lost answer the page's state is unknown: a browser would reload; so does this visitor."""
+        self.session.close()
+        try:
+            self.on_start()
+        except Exception:  # counted in on_start; Locust stops this visitor
+            raise
+
+    @task
+    def draw(self) -> None:
+        self.stroke()
+
+
+class Trainer(Drawer):
+    """Presses Train in the sidebar (the default settings), then draws while the run's progress polls."""
+
+    weight = 0
+    fixed_count = int(os.environ.get("LOAD_TRAINERS", "0"))
+
+    def setup(self) -> None:
+        self.session.press("button", "FormSubmitter:train-Train")
+        self.done = False
+
+    def stroke(self) -> None:
+        try:
+            self.session.rerun_due()
+        except (ProtocolError, OSError) as error:
+            COUNTS["errors"].append(f"training progress: {error}")
+        if not self.done and self.trained():
+            self.done = True
+            COUNTS["trained"] += 1
+        super().stroke()
+
+    def trained(self) -> bool:
+        """The new network is listed and active (the page reran itself when the run ended)."""
+        return any(
+            w.kind == "radio" and w.state is not None and w.state.string_value.startswith("Trained #")
+            for w in self.session.widgets.values()
+        )
+
+
+class Importer(Drawer):
+    """Uploads a file of 2,000 samples in "Teach it your handwriting", then draws."""
+
+    weight = 0
+    fixed_count = int(os.environ.get("LOAD_IMPORTERS", "0"))
+
+    def setup(self) -> None:
+        explore = self.session.widget("button_group", "explore")
+        self.session.values[explore.id] = string_array(explore.id, ["Teach it your handwriting"])
+        self.session.rerun(self.fragment)
+        started = time.perf_counter()
+        try:
+            run = self.session.upload(None, "my_digits.npz", samples_file(), self.fragment)
+        except (ProtocolError, OSError) as error:
+            self._fire("import", started, error)
+            COUNTS["errors"].append(f"import: {error}")
+            return
+        said = [alert.body for alert in run.find("alert")]
+        ok = any("Imported 2000 new samples" in body for body in said)
+        self._fire("import", started, None if ok else ProtocolError(f"the page said {said}"))
+        COUNTS["imported"] += ok
+        del self.session.values[explore.id]  # the panel closes again: drawing as the others do
+
+
+def string_array(widget_id: str, values: list[str]):
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    state = WidgetState(id=widget_id)
+    state.string_array_value.data[:] = values
+    return state
+
+
+# -- counts across Locust's worker processes
+
+
+@events.report_to_master.add_listener
+def _report(client_id, data):
+    data["page_counts"] = {k: (list(v) if isinstance(v, list) else v) for k, v in COUNTS.items()}
+    for value in COUNTS.values():
+        if isinstance(value, list):
+            value.clear()
+    for key in ("sent", "answered", "read_right", "unanswered", "exceptions", "trained", "imported"):
+        COUNTS[key] = 0
+
+
+@events.worker_report.add_listener
+def _merge(client_id, data):
+    for key, value in data.get("page_counts", {}).items():
+        COUNTS[key] = COUNTS[key] + value
+
+
+@events.quitting.add_listener
+def _write(environment, **kwargs):
+    path = os.environ.get("LOAD_COUNTS_FILE")
+    if path and environment.runner is not None and not _is_worker(environment):
+        with open(path, "w") as f:
+            json.dump(COUNTS, f)
+
+
+def _is_worker(environment) -> bool:
+    from locust.runners import WorkerRunner
+
+    return isinstance(environment.runner, WorkerRunner)
+
+
+@events.init.add_listener
+def _warm(environment, **kwargs):
+    drawings()  # before the first visitor starts: rendering the pool is not a visitor's time
