@@ -4,10 +4,12 @@ With nothing configured, the first job starts a local cluster of worker
 **processes** (never threads: TensorFlow must stay out of the web server's
 process; see `local_cluster` for why not `LocalCluster` itself), one worker
 with one task slot on a machine of up to 4 cores, a worker per 4 cores
-beyond. TensorFlow uses every core of its worker's share but one (left to
-the web server), so two runs at once would only slow each other: one slot
-per worker makes the rest queue, in the order they were asked for. The
-dashboard is off unless `DASK_DASHBOARD_ADDRESS` asks for it.
+beyond. TensorFlow uses every core of its worker's share, at Linux's idle
+priority (`model.jobs.tasks.lower_priority`): as fast as in-process when
+the page is quiet, out of the way of every stroke when it is not. Two runs
+at once would only slow each other: one slot per worker makes the rest
+queue, in the order they were asked for. The dashboard is off unless
+`DASK_DASHBOARD_ADDRESS` asks for it.
 
 With `DASK_SCHEDULER_ADDRESS` (Dask's own setting, also read by
 `train.py`), jobs go to that cluster instead: start `dask scheduler` on one
@@ -27,10 +29,11 @@ import threading
 
 import dask
 
+from model.jobs.lifeline import PARENT_VAR as LIFELINE_PARENT_VAR
+
 LOCAL_WORKER_CORES = 4  # cores per local worker: TensorFlow's gain beyond this is small for these networks
 CONNECT_TIMEOUT = "5s"
 ALLOWED_FAILURES = 0  # a task whose worker dies is failed at once (and the nanny restarts the worker)
-LOCAL_WORKER_NICE = 10  # local workers run at a lower CPU priority than the page
 
 _client = None
 _lock = threading.Lock()
@@ -83,36 +86,41 @@ def local_cluster(n_workers: int | None = None, env: dict | None = None):
 
     cores = os.cpu_count() or 1
     n_workers = n_workers or max(1, cores // LOCAL_WORKER_CORES)
-    # Dask starts workers with OMP_NUM_THREADS=1 (right for many small tasks);
-    # a worker here runs one TensorFlow job on its share of the cores.
-    threads = str(max(1, cores // n_workers))
-    # TensorFlow leaves one core of its share to the web server on the same
-    # machine. For these networks it loses little: on 2 cores, one thread
-    # trained the sidebar's default network in 5.5 s against 5.7 s with two
-    # (medians of 6), using a quarter less CPU, and 784-800-400 as fast.
-    tensorflow_threads = str(max(1, int(threads) - 1))
-    # Training also yields the CPU to the page (`model.jobs.tasks.lower_priority`).
-    env = {
-        "OMP_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-        "TF_NUM_INTRAOP_THREADS": tensorflow_threads,
-        "TF_NUM_INTEROP_THREADS": tensorflow_threads,
-        "TRAINING_NICE": str(LOCAL_WORKER_NICE),
-        **(env or {}),
-    }
+    env = {**training_env(max(1, cores // n_workers)), **(env or {})}
     # Dask sends a worker one task more than it has slots, ahead of time; a run sent ahead would start
     # before one asked for earlier that reached the scheduler later. One at a time keeps the queue's
     # order. (The scheduler's process reads this from its environment, which it inherits from ours.)
     os.environ.setdefault("DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION", "1.0")
+    # Every process of the cluster ends with this one, even after a `kill -9` (`model.jobs.lifeline`).
+    os.environ[LIFELINE_PARENT_VAR] = str(os.getpid())
+    lifeline = ["model.jobs.lifeline"]
     return SubprocessCluster(
         n_workers=n_workers,
         threads_per_worker=1,
         dashboard_address=os.environ.get("DASK_DASHBOARD_ADDRESS"),
-        scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
-        worker_kwargs={"env": env},
+        scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES, "preload": lifeline},
+        worker_kwargs={"env": env, "preload_nanny": lifeline, "preload": lifeline},
         silence_logs=logging.ERROR,
     )
+
+
+def training_env(threads: int) -> dict[str, str]:
+    """A local worker's environment: its share of the cores for TensorFlow, at the idle priority.
+
+    Dask starts workers with OMP_NUM_THREADS=1 (right for many small tasks);
+    a worker here runs one TensorFlow job on all of its share. It shares them
+    with the web server only as `SCHED_IDLE` allows (see
+    `model.jobs.tasks.lower_priority`): a stroke never waits for training.
+    """
+    n = str(threads)
+    return {
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "OPENBLAS_NUM_THREADS": n,
+        "TF_NUM_INTRAOP_THREADS": n,
+        "TF_NUM_INTEROP_THREADS": n,
+        "TRAINING_PRIORITY": "idle",
+    }
 
 
 def use_client(client) -> None:

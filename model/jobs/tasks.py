@@ -48,23 +48,25 @@ def _worker_address() -> str | None:
 
 @functools.cache
 def lower_priority() -> None:
-    """Once per worker: yield the CPU to the web server if `TRAINING_NICE` says so.
+    """Once per worker, in the thread that runs its tasks: train on CPU time nobody else wants.
 
-    A local cluster shares its cores with the page: drawing must stay quick
-    while someone trains (`model.jobs.cluster.local_cluster` sets it).
+    A local cluster shares its cores with the page (`model.jobs.cluster`
+    sets `TRAINING_PRIORITY=idle`). Linux's `SCHED_IDLE` runs a thread only
+    when no ordinary thread wants the core: training uses every core while
+    the page is quiet and steps aside, at once, for each visitor's stroke.
+    A thread inherits its creator's policy, so the TensorFlow threads this
+    thread starts later (at its first training) run at it too, while the
+    worker's own threads (its connection to the scheduler) keep theirs.
     """
     import os
+    import threading
 
-    nice = int(os.environ.get("TRAINING_NICE", "0") or 0)
-    if nice <= 0:
+    if os.environ.get("TRAINING_PRIORITY") != "idle":
         return
-    # Linux keeps a priority per thread: lower every thread there is now (threads started later
-    # by these inherit it), before TensorFlow starts its own.
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, int(tid), nice)
-        except OSError:
-            pass
+    try:
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+    except (OSError, AttributeError):  # not Linux: the nice value is the next best thing
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
 
 
 @functools.cache
