@@ -206,7 +206,7 @@ def test_runs_start_in_the_order_visitors_asked_not_the_order_they_reached_the_q
     long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
     blocker = queue.submit("visitor-h", "training", train_task, long, "")
     wait_for_progress(blocker)
-    now = time.monotonic()
+    now = time.time()
     later = queue.submit("visitor-i", "training", train_task, CONFIG, "", asked=now)
     earlier = queue.submit("visitor-j", "training", train_task, CONFIG, "", asked=now - 1)
     assert (queue.place(earlier), queue.place(later)) == (1, 2)
@@ -224,3 +224,61 @@ def test_runs_start_in_the_order_visitors_asked_not_the_order_they_reached_the_q
     for job in (blocker, earlier, later):
         wait(job)
     assert earlier.state == later.state == "done"
+
+
+def training_thread_policy() -> tuple[int, int]:
+    """On a worker, in its task thread: (the scheduling policy training runs at, TensorFlow's thread count)."""
+    import threading
+
+    from model.jobs.tasks import lower_priority
+
+    lower_priority()
+    return os.sched_getscheduler(threading.get_native_id()), int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0"))
+
+
+def test_training_runs_on_every_core_at_the_idle_priority(training_cluster):
+    policy, threads = training_cluster.submit(training_thread_policy, pure=False).result(timeout=60)
+    assert policy == os.SCHED_IDLE, "training must yield the cores to the page's strokes"
+    assert threads == (os.cpu_count() or 1), "and use all of them when the page is quiet"
+
+
+def test_a_server_killed_with_sigkill_leaves_no_scheduler_or_worker_behind(tmp_path):
+    """The local cluster's processes end with their server (model.jobs.lifeline), however it ends."""
+    import subprocess
+
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import os, time\n"
+        "from distributed import Client\n"
+        "from model.jobs.cluster import local_cluster\n"
+        "client = Client(local_cluster(n_workers=1), set_as_default=False)\n"
+        "print(client.submit(os.getpid, pure=False).result(), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    worker_pid = int(server.stdout.readline())
+    cluster = [
+        int(p) for p in subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+    ]
+    assert len(cluster) == 2, "a scheduler and a nanny, children of the server"
+    os.kill(server.pid, signal.SIGKILL)
+    server.wait()
+    deadline = time.time() + 30
+    alive = cluster + [worker_pid]
+    while alive and time.time() < deadline:
+        alive = [pid for pid in alive if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+        time.sleep(0.2)
+    assert not alive, f"still running after the server's kill -9: {alive}"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -109,7 +109,7 @@ def note_asked() -> None:
     Visitors who click at nearly the same moment reach `submit` in any
     order (each page runs its script first); the queue goes by this time.
     """
-    st.session_state[keys.ASKED] = time.monotonic()
+    st.session_state[keys.ASKED] = time.time()
 
 
 def submit(kind: str, task, *args, priority: int = 0) -> bool:

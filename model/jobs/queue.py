@@ -9,10 +9,17 @@ through a `distributed.Queue`, Stop goes out through a `distributed.Event`.
 
 `JobQueue` holds the rules of a shared queue:
 - at most one waiting or running job per visitor;
-- at most `max_waiting` jobs waiting on this server (a clear message past that);
+- at most `max_waiting` jobs waiting on the cluster (a clear message past that);
 - each job knows how many runs are ahead of it;
 - a job whose visitor has not looked at it for `abandon_after_s` (they closed
   the page) is stopped, and cancelled if it had not started.
+
+The line itself lives in one place, the Dask scheduler, so that several
+servers (replicas behind a proxy, `scripts/serve.py`) share it: a job's
+Dask priority is the moment its visitor asked (wall-clock time, the same on
+every server), and its place counts the runs ahead of it on the scheduler,
+whichever server sent them (`scheduler_line`, read at most every
+`LINE_MAX_AGE_S`).
 
 No TensorFlow here: the server imports this, the workers do the training.
 """
@@ -29,13 +36,17 @@ from model.jobs.cluster import ClusterUnavailable, get_client
 from model.progress import Progress
 
 CURVE_POINTS_PER_EPOCH = 10  # training-curve resolution: enough to see it move, cheap to draw
-MAX_WAITING = 12  # jobs waiting on one server: a class of 30 gets a clear message, not a 10-minute wait
+MAX_WAITING = 12  # jobs waiting on the cluster: a class of 30 gets a clear message, not a 10-minute wait
 ABANDON_AFTER_S = 30
-# A job's Dask priority is `priority * PRIORITY_STEP` less the seconds from the queue's start to its
-# asking (see `_start`): a step of 30 years keeps every higher priority first.
-PRIORITY_STEP = 10**9
+# A job's Dask priority is `priority * PRIORITY_STEP` less the seconds from `EPOCH` to its asking (see
+# `_start`): a step of 30,000 years keeps every higher priority first.
+EPOCH = 1.7e9  # 2023-11-14, in Unix time: keeps the numbers small
+PRIORITY_STEP = 10**12
 WARM_UP_PRIORITY = -(10**15)  # below every visitor's job
 POLL_S = 0.25  # how often the server collects a job's progress
+LINE_MAX_AGE_S = 0.5  # how stale the scheduler's line may be when a place is shown
+JOB_KEY = "job-"  # every visitor's job's Dask key starts with this (the warm-up's does not)
+WAITING_STATES = ("released", "waiting", "queued", "no-worker")
 WORKER_LOST = (
     "The training worker stopped unexpectedly (it may have run out of memory); your run was lost. "
     "Press the button again to start a new one."
@@ -72,7 +83,7 @@ class TrainingJob:
     result_for: object = None  # what the page needs to use the result (the network a save is for)
     error: str | None = None
     seen: float = field(default_factory=time.monotonic)
-    asked: float = field(default_factory=time.monotonic)  # when the visitor asked for it: their place in line
+    asked: float = field(default_factory=time.time)  # when the visitor asked (Unix time): their place in line
     _future: object = None
     _stop_event: object = None
     _asked_to_stop: bool = False
@@ -81,6 +92,11 @@ class TrainingJob:
     @property
     def finished(self) -> bool:
         return self.state in ("done", "stopped", "failed")
+
+    @property
+    def key(self) -> str:
+        """Its Dask key, which every server's queue recognises as a visitor's job."""
+        return f"{JOB_KEY}{self.kind}-{self.id}"
 
     def touch(self) -> None:
         """The visitor looked at this job (called on every refresh of their page)."""
@@ -122,7 +138,8 @@ class JobQueue:
         self.max_waiting, self.abandon_after_s = max_waiting, abandon_after_s
         self.client_factory = client_factory
         self.jobs: list[TrainingJob] = []
-        self.created = time.monotonic()
+        self.line: list[tuple[str, str, tuple]] | None = None  # the scheduler's, see `scheduler_line`
+        self.line_read = 0.0
         self.lock = threading.Lock()
         threading.Thread(target=self._watch_abandoned, name="abandoned-jobs", daemon=True).start()
 
@@ -138,15 +155,21 @@ class JobQueue:
     ) -> TrainingJob:
         """Queue `task(*args, **kwargs)`, or raise `QueueRefused` / `ClusterUnavailable` with a sentence.
 
-        `asked` (`time.monotonic()`) is when the visitor asked: the page's
-        runs for visitors who click at nearly the same moment reach this
-        queue in any order, and the one who clicked first must run first.
+        `asked` (`time.time()`) is when the visitor asked: the page's runs
+        for visitors who click at nearly the same moment reach this queue (or
+        another server's) in any order, and the one who clicked first must
+        run first.
         """
         with self.lock:
             self.jobs = [j for j in self.jobs if not j.finished]
             if any(j.visitor == visitor for j in self.jobs):
                 raise QueueRefused("You already have a run waiting or running: wait for it, or stop it, first.")
-            if sum(j.state == "waiting" for j in self.jobs) >= self.max_waiting:
+        client = self.client_factory()  # may raise ClusterUnavailable
+        self._read_line(client)
+        with self.lock:
+            if any(j.visitor == visitor for j in self.jobs):  # the same visitor, clicking twice meanwhile
+                raise QueueRefused("You already have a run waiting or running: wait for it, or stop it, first.")
+            if self._waiting() >= self.max_waiting:
                 raise QueueRefused(
                     f"The training queue is full ({self.max_waiting} runs waiting). Try again in a minute or two."
                 )
@@ -155,7 +178,6 @@ class JobQueue:
                 job.asked = asked
             self.jobs.append(job)
             self._update_places()
-        client = self.client_factory()  # may raise ClusterUnavailable: the job is then dropped
         try:
             self._start(client, job)
         except Exception:
@@ -165,22 +187,49 @@ class JobQueue:
         return job
 
     def place(self, job: TrainingJob) -> int | None:
+        if job._future is not None and time.monotonic() - self.line_read > LINE_MAX_AGE_S:
+            self._read_line(job._future.client)
         with self.lock:
             self._update_places()
         return job.ahead
 
+    def _read_line(self, client) -> None:
+        """The scheduler's line of every server's jobs; the last one read is kept if it cannot be had."""
+        try:
+            line = client.run_on_scheduler(scheduler_line)
+        except Exception:  # the page goes on with this server's own jobs; the follower reports a lost cluster
+            return
+        with self.lock:
+            self.line, self.line_read = line, time.monotonic()
+
+    def _waiting(self) -> int:
+        """Runs waiting on the cluster (every server's), and this server's not yet on the line read."""
+        on_line = {key for key, state, _ in self.line or [] if state in WAITING_STATES}
+        mine = {j.key for j in self.jobs if j.state == "waiting"}
+        return len(on_line | mine)
+
     def _update_places(self) -> None:
+        """Each waiting job's place: the runs on the scheduler's line, and this server's not on it yet."""
+        # Key → (running, how soon Dask runs it: the first of its priority tuple, the order `_start` gives).
+        line = {
+            key: (state == "processing", priority[0] if priority else 0.0)
+            for key, state, priority in self.line or []
+            if state == "processing" or state in WAITING_STATES
+        }
         active = [j for j in self.jobs if not j.finished]
         for job in active:
-            if job.state == "waiting":
-                job.ahead = sum(
-                    1 for other in active if other is not job and (other.state == "running" or _runs_before(other, job))
-                )
-                job.status = (
-                    "Next in line: starting …"
-                    if job.ahead == 0
-                    else f"{job.ahead} run{'s' if job.ahead > 1 else ''} ahead of yours …"
-                )
+            if job.key not in line or job.state != "waiting":
+                line[job.key] = (job.state == "running", -_order(job))
+        for job in active:
+            if job.state != "waiting":
+                continue
+            mine = line[job.key][1]
+            job.ahead = sum(1 for key, (running, soon) in line.items() if key != job.key and (running or soon < mine))
+            job.status = (
+                "Next in line: starting …"
+                if job.ahead == 0
+                else f"{job.ahead} run{'s' if job.ahead > 1 else ''} ahead of yours …"
+            )
 
     def _start(self, client, job: TrainingJob) -> None:
         from distributed import Event, Queue
@@ -189,15 +238,14 @@ class JobQueue:
         progress = Queue(queue_name, client=client)
         job._stop_event = Event(stop_name, client=client)
         # Dask does not keep equal priorities in submission order: a job asked for later gets a lower one.
-        order = job.priority * PRIORITY_STEP - (job.asked - self.created)
         job._future = client.submit(
             job.task,
             *job.args,
             **job.kwargs,
             queue_name=queue_name,
             stop_name=stop_name,
-            key=f"{job.kind}-{job.id}",
-            priority=order,
+            key=job.key,
+            priority=_order(job),
             pure=False,
         )
         threading.Thread(target=self._follow, args=(job, progress), name=f"job-{job.id}", daemon=True).start()
@@ -213,6 +261,8 @@ class JobQueue:
                     job.on_progress(item)
                 if done:
                     break
+                if job.state == "waiting" and time.monotonic() - self.line_read > LINE_MAX_AGE_S:
+                    self._read_line(future.client)
                 with self.lock:
                     self._update_places()
                 try:  # returns as soon as the job ends, so its result is not left waiting for a poll
@@ -252,9 +302,22 @@ class JobQueue:
                 job.stop()
 
 
-def _runs_before(a: TrainingJob, b: TrainingJob) -> bool:
-    """Dask runs higher priorities first, then in the order visitors asked."""
-    return a.priority > b.priority or (a.priority == b.priority and a.asked < b.asked)
+def scheduler_line(dask_scheduler) -> list[tuple[str, str, tuple]]:
+    """Run on the scheduler: every visitor's job there, from any server, as (key, state, Dask's priority).
+
+    Dask runs the smallest priority tuple first; "processing" is a run a
+    worker has (one per worker at a time: see `model.jobs.cluster`).
+    """
+    return [
+        (ts.key, ts.state, tuple(ts.priority or ()))
+        for ts in dask_scheduler.tasks.values()
+        if isinstance(ts.key, str) and ts.key.startswith(JOB_KEY) and ts.state in (*WAITING_STATES, "processing")
+    ]
+
+
+def _order(job: TrainingJob) -> float:
+    """Its Dask priority: higher runs first, then earlier asked (Dask keeps no order among equals)."""
+    return job.priority * PRIORITY_STEP - (job.asked - EPOCH)
 
 
 def describe_failure(error: BaseException) -> str:
