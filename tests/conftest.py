@@ -1,8 +1,9 @@
-"""Shared fixtures: tiny generated datasets, and the real MNIST where a test needs it."""
+"""Shared fixtures: tiny generated datasets, the real MNIST where a test needs it, and real databases."""
 
 from __future__ import annotations
 
 import os
+import uuid
 
 import numpy as np
 import pytest
@@ -90,3 +91,44 @@ def training_cluster(tiny_mnist_path):
     use_client(client)
     yield client
     close_client()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_database(tmp_path_factory):
+    """Every test runs against a database of its own making, never the app's `data/samples.sqlite3`."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'samples.sqlite3'}"
+    os.environ["SAMPLES_DATABASE_URL"] = url
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the run (bench.postgres); a test that needs it fails, never skips, without it."""
+    from bench.postgres import PostgresUnavailable, temporary_postgres
+
+    try:
+        with temporary_postgres() as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.fail(f"These tests need PostgreSQL: {error}")
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    """A new, empty database on the test server; its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """An empty database of each kind the app runs on: SQLite (a file) and PostgreSQL (a real server)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'samples.sqlite3'}"
+    return fresh_postgres_database(request.getfixturevalue("postgres_server"))

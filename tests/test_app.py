@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 from model.reading.network import NumpyNetwork
 from model.store.card import ModelCard, Scores
 from model.store.collection import new_token, visitor_store
-from model.store.defaults import copy_default, history
+from model.store.defaults import copy_default
+from model.store.published import earlier_defaults, version
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "model" / "mnist_ann.keras"
@@ -26,9 +27,16 @@ def model_copy(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def app(model_copy, tiny_mnist_path, monkeypatch, tmp_path):
+def database(tmp_path, monkeypatch):
+    """This test's own database (the page's samples, limits and saved defaults)."""
+    url = f"sqlite:///{tmp_path / 'samples.sqlite3'}"
+    monkeypatch.setenv("SAMPLES_DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def app(model_copy, tiny_mnist_path, monkeypatch, database):
     monkeypatch.setenv("MNIST_PATH", str(tiny_mnist_path))
-    monkeypatch.setenv("SAMPLES_PATH", str(tmp_path / "my_digits"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     return at.run()
 
@@ -157,13 +165,12 @@ def test_retrain_adds_a_network_and_uses_it(app):
     assert accuracy == f"{app.session_state['networks']['Default'].accuracy:.2%}"
 
 
-def test_only_the_owner_may_save_a_default(app, model_copy, instant_jobs):
-    before = model_copy.read_bytes()
+def test_only_the_owner_may_save_a_default(app, database, instant_jobs):
     fill_form(app, layers="24", epochs=1)
     train_and_wait(app)
     assert "Save as default" not in [b.label for b in app.sidebar.button], "a visitor is not offered it"
     assert not [e for e in app.sidebar.expander if e.label == "Owner"], "no password is set: nothing to unlock"
-    assert model_copy.read_bytes() == before
+    assert version(database) == 0
 
 
 def unlock(at, password):
@@ -174,13 +181,12 @@ def unlock(at, password):
     return at
 
 
-def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path, monkeypatch, tmp_path, instant_jobs):
+def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path, monkeypatch, database, instant_jobs):
     monkeypatch.setenv("MNIST_PATH", str(tiny_mnist_path))
-    monkeypatch.setenv("SAMPLES_PATH", str(tmp_path / "my_digits"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.secrets["admin_password"] = "correct horse"
     at.run()
-    before = model_copy.read_bytes()
+    shipped = NumpyNetwork.load(model_copy).hidden
     fill_form(at, layers="24", epochs=1)
     train_and_wait(at)
     unlock(at, "wrong")
@@ -195,9 +201,9 @@ def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path,
         time.sleep(0.5)
         at.run()
     assert any("Saved Trained #1" in text for text in texts(at.sidebar.success)), texts(at.sidebar.error)
-    assert NumpyNetwork.load(model_copy).hidden == (24,)
-    [kept] = history(model_copy)
-    assert kept.path.read_bytes() == before, "the previous default is kept"
+    assert version(database) != 0, "saved in the database, where every replica reads it"
+    [kept] = earlier_defaults(database)
+    assert kept.accuracy == pytest.approx(0.9941, abs=0.001), "the previous (shipped) default is kept"
     # A new visitor now gets the saved network.
     visitor = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     assert visitor.session_state["networks"]["Default"].net.hidden == (24,)
@@ -205,9 +211,8 @@ def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path,
     at.run()
     [roll_back] = [b for b in at.sidebar.button if b.label == "Roll back"]
     roll_back.click().run()
-    assert model_copy.read_bytes() == before
     visitor = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    assert visitor.session_state["networks"]["Default"].net.hidden != (24,)
+    assert visitor.session_state["networks"]["Default"].net.hidden == shipped
 
 
 def test_password_tries_are_limited(app, monkeypatch):
@@ -285,13 +290,13 @@ def gallery(at):
 
 
 @pytest.mark.slow  # trains through the page
-def test_teach_panel_counts_samples_and_offers_fine_tuning(app, tmp_path):
+def test_teach_panel_counts_samples_and_offers_fine_tuning(app, tmp_path, database):
     token = new_token()
     app.query_params["samples"] = token
     open_panel(app, "Teach it your handwriting")
     [button] = [b for b in app.main.button if b.label.startswith("Fine-tune")]
     assert button.disabled, "nothing to fine-tune on yet"
-    store = visitor_store(token, tmp_path / "my_digits")
+    store = visitor_store(token, database)
     for i in range(12):
         image = np.zeros((28, 28), np.uint8)
         image[4:24, 12:16] = 255
@@ -321,12 +326,12 @@ def sample_image(i):
     return image
 
 
-def test_each_visitor_sees_only_their_own_samples(app, tmp_path):
+def test_each_visitor_sees_only_their_own_samples(app, database):
     """A and B side by side: B cannot see, export or delete what A saved."""
     token_a = new_token()
     a = app
     a.query_params["samples"] = token_a
-    store_a = visitor_store(token_a, tmp_path / "my_digits")
+    store_a = visitor_store(token_a, database)
     ids = [store_a.add(sample_image(i), i).id for i in range(3)]
     open_panel(a, "Teach it your handwriting")
     assert any("3 in all" in m.value for m in a.main.markdown)
@@ -340,7 +345,7 @@ def test_each_visitor_sees_only_their_own_samples(app, tmp_path):
     assert not [btn for btn in b.main.button if btn.label == "Delete"], "nothing of A's to delete"
     [export_b] = [d for d in b.main.get("download_button")]
     assert export_b.proto.disabled, "nothing to export"
-    b.query_params["samples"] = "../../" + token_a  # a crafted link reaches no folder
+    b.query_params["samples"] = "../../" + token_a  # a crafted link reaches no collection
     b.run()
     assert any("not one this app made" in w.value for w in b.main.warning)
     assert [e["id"] for e in store_a.entries()] == ids, "A's samples are untouched"
@@ -428,3 +433,31 @@ def test_the_page_limits_blas_to_one_thread(app):
     blas = [library for library in threadpool_info() if library["user_api"] == "blas"]
     assert blas and all(library["num_threads"] == 1 for library in blas), blas
 
+
+def test_a_page_that_lost_its_session_says_which_networks_are_gone(app, instant_jobs):
+    """The URL counts the networks this page trained; a new session of it (another replica, a restart) says so."""
+    fill_form(app, layers="16", epochs=1)
+    train_and_wait(app)
+    assert app.query_params["trained"] == ["1"] or app.query_params["trained"] == "1"
+    reconnected = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    reconnected.query_params["trained"] = "1"
+    reconnected.run()
+    assert any("you trained before this page reconnected" in w for w in texts(reconnected.sidebar.warning))
+    assert "trained" not in reconnected.query_params, "said once"
+    assert list(reconnected.session_state["networks"]) == ["Default"]
+
+
+def test_a_database_that_cannot_be_reached_is_a_sentence_and_drawing_goes_on(
+    model_copy, tiny_mnist_path, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("MNIST_PATH", str(tiny_mnist_path))
+    monkeypatch.setenv("SAMPLES_DATABASE_URL", f"postgresql+psycopg://app@/nothing?host={tmp_path}&port=9")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["samples"] = new_token()  # a visitor with a collection, which lives in the database
+    at.run()
+    assert not at.exception
+    assert at.session_state["networks"]["Default"].net.hidden == NumpyNetwork.load(model_copy).hidden
+    open_panel(at, "Teach it your handwriting")
+    assert not at.exception
+    said = [w.value for w in at.main.warning]
+    assert any("cannot be read now" in w and "cannot be reached" in w for w in said), said

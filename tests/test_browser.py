@@ -22,16 +22,17 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 
 
 @pytest.fixture(scope="module")
-def samples_folder(tmp_path_factory):
-    return tmp_path_factory.mktemp("samples")
+def database(tmp_path_factory):
+    """The server's database (its samples), a file of this module's own."""
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'samples.sqlite3'}"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, tiny_mnist_path, samples_folder):
+def app_url(tmp_path_factory, tiny_mnist_path, database):
     home = tmp_path_factory.mktemp("app")
     model = home / "mnist_ann.keras"
     copy_default(ROOT / "model" / "mnist_ann.keras", model)
-    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_PATH": str(samples_folder)}
+    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_DATABASE_URL": database}
     with streamlit_server(env=env, log=home / "streamlit.log") as url:
         yield url
 
@@ -97,10 +98,10 @@ def test_a_tiny_retrain_from_the_sidebar(page):
     page.screenshot(path=ARTIFACTS / "after-retrain.png", full_page=True)
 
 
-def test_correcting_a_reading_saves_a_sample(page, samples_folder):
-    from model.store.samples import SampleStore
+def test_correcting_a_reading_saves_a_sample(page, database):
+    from model.store.collection import local_store
 
-    store = SampleStore(samples_folder)
+    store = local_store(database)
     before = len(store.entries())
     for drawn, corrected in [(7, 2), (1, 1)]:
         clear_canvas(page)
@@ -130,7 +131,11 @@ def shared_url(tmp_path_factory, tiny_mnist_path):
     model = home / "mnist_ann.keras"
     copy_default(ROOT / "model" / "mnist_ann.keras", model)
     (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
-    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_PATH": str(home / "samples")}
+    env = {
+        "MODEL_PATH": str(model),
+        "MNIST_PATH": str(tiny_mnist_path),
+        "SAMPLES_DATABASE_URL": f"sqlite:///{home / 'samples.sqlite3'}",
+    }
     with streamlit_server(
         env=env, log=home / "streamlit.log", args=["--secrets.files", str(home / "secrets.toml")]
     ) as url:

@@ -1,13 +1,15 @@
-"""Whose samples: tokens and account ids become folders only checked and hashed."""
+"""Whose samples: tokens and account ids become collection keys only checked and hashed; limits all share."""
+
+import threading
 
 import pytest
 
 from model.store.collection import (
     CollectionError,
     account_store,
-    all_stores,
     is_token,
     local_store,
+    named_store,
     new_token,
     visitor_store,
 )
@@ -20,39 +22,48 @@ def test_tokens_are_128_random_bits():
 
 
 @pytest.mark.parametrize("bad", ["", "../..", "A" * 32, "0" * 31, "0" * 33, None, 5, "g" * 32, "0" * 31 + "\n"])
-def test_only_real_tokens_name_a_collection(tmp_path, bad):
+def test_only_real_tokens_name_a_collection(bad):
     with pytest.raises(CollectionError):
-        visitor_store(bad, tmp_path)
+        visitor_store(bad)
 
 
-def test_folders_are_hashes_inside_the_root(tmp_path):
+def test_keys_are_hashes_that_do_not_reveal_the_token():
     token = new_token()
-    folder = visitor_store(token, tmp_path).folder
-    assert folder.parent == tmp_path / "visitors" and token not in str(folder)
-    account = account_store("https://issuer|../../etc", tmp_path).folder
-    assert account.parent == tmp_path / "accounts"
-    assert visitor_store(token, tmp_path).folder == folder, "the same token opens the same collection"
+    key = visitor_store(token).key
+    assert key.startswith("visitors/") and token not in key and len(key) == len("visitors/") + 32
+    assert visitor_store(token).key == key, "the same token opens the same collection"
+    account = account_store("https://issuer|../../etc").key
+    assert account.startswith("accounts/") and "etc" not in account
     with pytest.raises(CollectionError):
-        account_store("x" * 1000, tmp_path)
+        account_store("x" * 1000)
 
 
-def test_all_stores_lists_every_collection(tmp_path):
-    local_store(tmp_path).add(_image(), 1)
-    visitor_store(new_token(), tmp_path).add(_image(), 2)
-    account_store("someone", tmp_path).add(_image(), 3)
-    assert len(all_stores(tmp_path)) == 3
+def test_the_command_line_names_a_collection_by_local_or_its_code():
+    token = new_token()
+    assert named_store("local").key == local_store().key
+    assert named_store(token).key == visitor_store(token).key
+    with pytest.raises(CollectionError, match="names no collection"):
+        named_store("../data/my_digits")
 
 
-def test_rate_limit_allows_count_per_window():
+def test_rate_limit_allows_count_per_window(database_url):
     limit = RateLimit(3, 60)
-    assert [limit.allow(now=t) for t in (0, 1, 2, 3)] == [True, True, True, False]
-    assert limit.wait(now=3) == pytest.approx(57)
-    assert limit.allow(now=61)
+    assert [limit.allow("saves:a", database_url, now=t) for t in (0, 1, 2, 3)] == [True, True, True, False]
+    assert limit.wait("saves:a", database_url, now=3) == pytest.approx(57)
+    assert limit.allow("saves:b", database_url, now=3), "another scope counts apart"
+    assert limit.allow("saves:a", database_url, now=61)
 
 
-def _image():
-    import numpy as np
-
-    image = np.zeros((28, 28), np.uint8)
-    image[5:20, 10:14] = 255
-    return image
+def test_a_rate_limit_holds_when_many_servers_ask_at_once(database_url):
+    """Every replica counts the same rows: of 12 tries at once, exactly the allowed 5 pass."""
+    limit = RateLimit(5, 60)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(limit.allow("password:1.2.3.4", database_url)))
+        for _ in range(12)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 5 and results.count(False) == 7

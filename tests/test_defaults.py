@@ -1,4 +1,4 @@
-"""The default network: saved with a history, read as a set checked by hash, rolled back by the owner."""
+"""A network saved as files (train.py's, the shipped one): a history, a set checked by hash, restore."""
 
 import hashlib
 import io
@@ -16,7 +16,6 @@ from model.store.defaults import (
     copy_default,
     history,
     load_default,
-    main,
     restore,
     save_default,
     sweep,
@@ -97,17 +96,6 @@ def test_history_keeps_the_last_few_and_restore_rolls_back(default, small_keras)
         restore(default, "19990101T000000-deadbeef")
 
 
-def test_rollback_from_the_command_line(default, small_keras, capsys):
-    data, card = small_keras
-    shipped = default.read_bytes()
-    save_default(default, data, card)
-    assert main(["list", "--model", str(default)]) == 0
-    assert "test accuracy" in capsys.readouterr().out
-    assert main(["rollback", "--model", str(default)]) == 0
-    assert default.read_bytes() == shipped
-    assert load_default(default).problem is None
-
-
 def test_a_save_refuses_bytes_that_are_not_a_network(default):
     before = default.read_bytes()
     with pytest.raises(ModelFileError):
@@ -145,12 +133,14 @@ def test_a_card_survives_a_round_trip_and_an_old_card_still_reads():
     assert card.to_dict() == old, "nothing is lost or changed on the way through"
 
 
-def test_the_shipped_default_and_the_samples_folder_are_where_the_readme_says():
+def test_the_shipped_default_the_database_and_the_old_samples_folder_are_where_the_readme_says():
+    from model.store.db import DEFAULT_FILE
     from model.store.defaults import SHIPPED
-    from model.store.samples import DEFAULT_FOLDER
+    from model.store.folder_import import DEFAULT_FOLDER
 
     root = Path(__file__).resolve().parent.parent
     assert SHIPPED == root / "model" / "mnist_ann.keras" and SHIPPED.is_file()
+    assert DEFAULT_FILE == root / "data" / "samples.sqlite3"
     assert DEFAULT_FOLDER == root / "data" / "my_digits"
 
 
@@ -196,13 +186,3 @@ def test_a_fine_tuned_card_does_not_repeat_what_the_base_was_said_to_misread():
     tuned = fine_tuned_card(base, test, {"trained_on": 3}, 1.0)
     assert tuned.notes == {} and tuned.command is None and tuned.model_sha256 is None
     assert tuned.hidden == (8,) and tuned.fine_tune["trained_on"] == 3 and tuned.accuracy == 1.0
-
-
-def test_a_file_put_in_the_history_by_hand_does_not_break_the_list(default, small_keras, capsys):
-    data, card = small_keras
-    save_default(default, data, card)  # the shipped default goes to the history
-    odd = history(default)[0].path.with_name("mine.keras")
-    copy_default(history(default)[0].path, odd)
-    assert {entry.saved for entry in history(default)} >= {"at an unknown time"}
-    assert main(["list", "--model", str(default)]) == 0
-    assert "mine" in capsys.readouterr().out

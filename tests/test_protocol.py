@@ -14,7 +14,7 @@ import pytest
 
 from bench.chromium import ROOT, streamlit_server
 from bench.protocol import ProtocolError, Session
-from bench.visitors import drawing_pool, samples_file, string_array
+from bench.strokes import drawing_pool, samples_file, string_array
 from model.store.defaults import copy_default
 
 pytestmark = pytest.mark.slow  # each starts a Streamlit server
@@ -40,7 +40,8 @@ def app_url(tmp_path_factory, tiny_mnist_path):
     model = home / "mnist_ann.keras"
     copy_default(ROOT / "model" / "mnist_ann.keras", model)
     (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
-    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_PATH": str(home / "samples")}
+    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path)}
+    env["SAMPLES_DATABASE_URL"] = f"sqlite:///{home / 'samples.sqlite3'}"
     args = ["--secrets.files", str(home / "secrets.toml")]
     with streamlit_server(env=env, log=home / "streamlit.log", args=args) as url:
         yield url

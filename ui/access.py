@@ -30,17 +30,18 @@ import hashlib
 import hmac
 import ipaddress
 import secrets as random_secrets
-import time
 
 import streamlit as st
 
 from model.store.collection import CollectionError, account_store, is_token, local_store, new_token, visitor_store
+from model.store.ratelimit import RateLimit
 from model.store.samples import SampleStore
 from ui import keys
 
 TOKEN_PARAM = "samples"
-PASSWORD_TRIES = 5  # per session and per `PASSWORD_WINDOW` seconds
-PASSWORD_WINDOW = 60
+# Tries of the admin password per visitor's address per minute, counted in the database so that every
+# replica (and every new session of the same guesser) counts the same ones.
+PASSWORD_TRIES = RateLimit(5, 60)
 
 
 def secret(key: str, default=None):
@@ -105,25 +106,32 @@ def is_owner() -> bool:
     return email is not None and email in list(admins)
 
 
+def client_address() -> str:
+    """The visitor's address as the server sees it (behind the project's proxy: the forwarded one)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "local"
+
+
+class TooManyTries(Exception):
+    """The admin password was tried too often from this address; the message says how long to wait."""
+
+
 def check_password(typed: str) -> bool:
-    """Compare with the admin password in constant time; a few tries per minute per session."""
+    """Compare with the admin password in constant time; a few tries per minute per address.
+
+    Raises `TooManyTries` past the limit, and `StoreUnavailable` when the
+    tries cannot be counted (the database is down): a password is never
+    checked without its limit.
+    """
     expected = secret("admin_password")
     if not expected or not isinstance(typed, str):
         return False
-    now = time.monotonic()
-    tries = [t for t in st.session_state.get(keys.PASSWORD_TRIES, []) if now - t < PASSWORD_WINDOW]
-    if len(tries) >= PASSWORD_TRIES:
-        st.session_state[keys.PASSWORD_TRIES] = tries
-        return False
-    st.session_state[keys.PASSWORD_TRIES] = tries + [now]
+    scope = f"password:{client_address()}"
+    if not PASSWORD_TRIES.allow(scope):
+        raise TooManyTries(f"Too many tries: wait {max(1, round(PASSWORD_TRIES.wait(scope)))} s.")
     ok = hmac.compare_digest(hashlib.sha256(typed.encode()).digest(), hashlib.sha256(str(expected).encode()).digest())
     st.session_state[keys.OWNER_PASSWORD_OK] = ok
     return ok
-
-
-def password_tries_left() -> int:
-    now = time.monotonic()
-    return PASSWORD_TRIES - len([t for t in st.session_state.get(keys.PASSWORD_TRIES, []) if now - t < PASSWORD_WINDOW])
 
 
 def sample_store(create: bool = False) -> SampleStore | None:

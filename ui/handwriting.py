@@ -2,8 +2,11 @@
 
 Each visitor's samples are their own collection (see `ui.access`): saved,
 reviewed, exported, deleted and fine-tuned on by them alone. Saves go
-through `model.store.samples.SampleStore`, which writes atomically, keeps to the
-collection's quota, and never turns anything a visitor sent into a path.
+through `model.store.samples.SampleStore`: one database transaction each,
+within the collection's quota, nothing a visitor sent ever becoming SQL.
+The rate limits are counted in the database too, per collection, so every
+replica and every tab of a visitor counts the same saves. When the database
+cannot be reached, the page says so in a sentence and drawing goes on.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from model.store.db import StoreUnavailable
 from model.store.ratelimit import RateLimit
 from model.store.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
 from ui import keys
@@ -19,15 +23,10 @@ from ui.pictures import enlarge
 from ui.session import Network, job_running, mnist_problem
 
 REVIEW = 30  # samples shown for review at once, newest first
-SAVES_PER_MINUTE = 20  # per visitor session: a person correcting readings makes a few
-IMPORTS_PER_MINUTE = 3
+SAVES = RateLimit(20, 60)  # per collection and minute: a person correcting readings makes a few
+IMPORTS = RateLimit(3, 60)
 MAX_IMPORT_MB = 5  # an export of a full collection is well under this
-
-
-def limit(name: str, count: int) -> RateLimit:
-    if name not in st.session_state:
-        st.session_state[name] = RateLimit(count, 60)
-    return st.session_state[name]
+NOT_SAVED = "Could not save the sample: {error} Nothing was saved; drawing goes on, try again later."
 
 
 def correction(digit_image: np.ndarray, strokes: dict | None) -> None:
@@ -57,7 +56,10 @@ def sample_total() -> int:
     """
     if keys.SAMPLE_TOTAL not in st.session_state:
         samples = sample_store()
-        st.session_state[keys.SAMPLE_TOTAL] = sum(samples.counts()) if samples is not None else 0
+        try:
+            st.session_state[keys.SAMPLE_TOTAL] = samples.used()[0] if samples is not None else 0
+        except StoreUnavailable:
+            return 0  # counted again at the next full run; the teach panel says why
     return st.session_state[keys.SAMPLE_TOTAL]
 
 
@@ -74,30 +76,32 @@ def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
     st.session_state[keys.CORRECT] = None
     st.session_state[keys.SAVED_SAMPLE] = None
     forget_sample_total()
-    rate = limit(keys.SAVE_RATE, SAVES_PER_MINUTE)
-    if not rate.allow():
-        st.toast(f"That is many samples at once: wait {rate.wait():.0f} s before saving another.")
-        return
     note = ""
     if strokes is not None and (not isinstance(strokes, dict) or strokes_size(strokes) > MAX_STROKES_BYTES):
         strokes, note = None, " (the drawing alone: its strokes were too long to keep)"
     try:
-        sample_store(create=True).add(digit_image, label, strokes)
+        samples = sample_store(create=True)
+        scope = f"saves:{samples.key}"
+        if not SAVES.allow(scope):
+            st.toast(f"That is many samples at once: wait {SAVES.wait(scope):.0f} s before saving another.")
+            return
+        samples.add(digit_image, label, strokes)
         st.session_state[keys.SAVED_SAMPLE] = (label, digit_image.tobytes(), note)
     except SampleError as error:
         st.toast(f"Could not save the sample: {error}")
-    except OSError as error:
-        st.toast(
-            f"Could not save the sample: the server could not write it ({error.strerror or 'disk error'}). "
-            "Nothing was saved; try again later."
-        )
+    except StoreUnavailable as error:
+        st.toast(NOT_SAVED.format(error=error))
 
 
 def teach_panel(network: Network) -> None:
     from ui.charts import counts_chart
 
     samples = sample_store()
-    counts = samples.counts() if samples is not None else [0] * 10
+    try:
+        counts = samples.counts() if samples is not None else [0] * 10
+    except StoreUnavailable as error:
+        st.warning(f"Your samples cannot be read now: {error} Drawing works as before.")
+        return
     st.markdown(
         f"**Your samples**: {sum(counts)} in all. Correct a reading above to add one; a fifth of them "
         "are kept aside to check what fine-tuning learnt."
@@ -105,10 +109,6 @@ def teach_panel(network: Network) -> None:
     st.caption(whose_samples(samples))
     if st.session_state.get(keys.COLLECTION_ERROR):
         st.warning(st.session_state[keys.COLLECTION_ERROR])
-    if samples is not None and samples.damaged():
-        st.warning(
-            f"{len(samples.damaged())} damaged sample files could not be read; they were set aside and are not used."
-        )
     st.altair_chart(counts_chart(counts), width="stretch")
     if samples is not None:
         review(samples)
@@ -134,22 +134,15 @@ def whose_samples(samples: SampleStore | None) -> str:
 
 
 def review(samples: SampleStore) -> None:
-    entries = samples.entries()[::-1][:REVIEW]
-    if not entries:
+    newest = samples.all()[::-1][:REVIEW]
+    if not newest:
         return
-    with st.expander(f"Review the newest {len(entries)} samples"):
+    with st.expander(f"Review the newest {len(newest)} samples"):
         columns = st.columns(6)
-        for n, entry in enumerate(entries):
+        for n, sample in enumerate(newest):
             with columns[n % 6]:
-                try:
-                    picture = enlarge(samples.load(entry["id"]).image, 2)
-                except (OSError, ValueError, KeyError):
-                    picture = None
-                if picture is not None:
-                    st.image(picture, caption=f"{entry['label']}", width=56)
-                else:
-                    st.caption(f"{entry['label']} (unreadable)")
-                st.button("Delete", key=f"delete_{entry['id']}", on_click=delete_sample, args=(entry["id"],))
+                st.image(enlarge(sample.image, 2), caption=f"{sample.label}", width=56)
+                st.button("Delete", key=f"delete_{sample.id}", on_click=delete_sample, args=(sample.id,))
 
 
 def delete_sample(sample_id: str) -> None:
@@ -160,7 +153,7 @@ def delete_sample(sample_id: str) -> None:
     forget_sample_total()
     try:
         samples.delete(sample_id)
-    except (SampleError, OSError) as error:
+    except (SampleError, StoreUnavailable) as error:
         st.toast(f"Could not delete the sample: {error}")
 
 
@@ -172,7 +165,7 @@ def exchange(samples: SampleStore | None) -> None:
             data=samples.export if samples else b"",
             file_name="my_digits.npz",
             mime="application/octet-stream",
-            disabled=samples is None or not samples.entries(),
+            disabled=samples is None or not sample_total(),
             help="One .npz file with every sample, to keep or to import elsewhere.",
         )
     with right:
@@ -184,22 +177,22 @@ def exchange(samples: SampleStore | None) -> None:
         )
     if upload is not None and st.session_state.get(keys.IMPORTED) != upload.file_id:
         st.session_state[keys.IMPORTED] = upload.file_id
-        rate = limit(keys.IMPORT_RATE, IMPORTS_PER_MINUTE)
         if upload.size > MAX_IMPORT_MB << 20:
             st.error(f"That file is larger than {MAX_IMPORT_MB} MB; an export of samples is far smaller.")
-        elif not rate.allow():
-            st.error(f"Wait {rate.wait():.0f} s before importing again.")
-        else:
-            forget_sample_total()
-            try:
-                added = sample_store(create=True).import_file(upload.getvalue())
-                st.success(f"Imported {added} new samples.")
-            except SampleError as error:
-                st.error(f"Nothing was imported: {error}")
-            except OSError as error:
-                st.error(
-                    f"Nothing was imported: the server could not write the samples ({error.strerror or 'disk error'})."
-                )
+            return
+        forget_sample_total()
+        try:
+            target = sample_store(create=True)
+            scope = f"imports:{target.key}"
+            if not IMPORTS.allow(scope):
+                st.error(f"Wait {IMPORTS.wait(scope):.0f} s before importing again.")
+                return
+            added = target.import_file(upload.getvalue())
+            st.success(f"Imported {added} new samples.")
+        except SampleError as error:
+            st.error(f"Nothing was imported: {error}")
+        except StoreUnavailable as error:
+            st.error(f"Nothing was imported: {error} Drawing goes on; try again later.")
 
 
 def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
@@ -207,7 +200,10 @@ def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
     from model.store.holdout import is_held_out
     from ui.sidebar import note_asked, submit
 
-    trainable = sum(not is_held_out(e["id"]) for e in samples.entries()) if samples is not None else 0
+    try:
+        trainable = sum(not is_held_out(e["id"]) for e in samples.entries()) if samples is not None else 0
+    except StoreUnavailable:
+        trainable = 0
     running = job_running()
     problem = mnist_problem()
     if problem:

@@ -16,12 +16,12 @@ ACTIVE = "active"  # the name of the network that reads the drawings
 # The visitor and what they may do
 VISITOR_ID = "visitor_id"  # random, per session: their place in the training queue
 OWNER_PASSWORD_OK = "owner_password_ok"  # the admin password was given in this session
-PASSWORD_TRIES = "password_tries"  # times of recent wrong passwords (rate limit)
 COLLECTION_ERROR = "collection_error"  # why their samples could not be opened, if so
 
 # Networks
 NETWORKS = "networks"  # name → ui.session.Network, bounded (ui.session.MAX_NETWORKS)
 MADE = "made"  # how many networks this session has made, for their names
+LOST_NETWORKS = "lost_networks"  # how many networks an earlier session of this page made (now gone), to say once
 DROPPED_NETWORKS = "dropped_networks"  # names just dropped to stay in bounds, to say so once
 MODEL_ERROR = "model_error"  # why the default network could not be read (for everyone)
 MODEL_ERROR_DETAIL = "model_error_detail"  # the same in detail (shown to the owner only)
@@ -37,6 +37,4 @@ SAVE_MESSAGE = "save_message"  # ("success" | "error", sentence) after a save or
 SAMPLE_TOTAL = "sample_total"  # how many samples the visitor has, counted once per full run
 SAVED_SAMPLE = "saved_sample"  # (label, the drawing's bytes, note) of the last correction saved
 IMPORTED = "imported"  # the file id of the last import, so a rerun does not import it twice
-SAVE_RATE = "save_rate"  # model.store.ratelimit.RateLimit on sample saves
-IMPORT_RATE = "import_rate"  # and on imports
 MISTAKES = "mistakes"  # network name → where it fails on the test set (computed once)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
@@ -21,12 +21,15 @@ from model.jobs.cluster import scheduler_address
 from model.jobs.queue import WARM_UP_PRIORITY, JobQueue
 from model.reading.network import ModelFileError, NumpyNetwork
 from model.store.card import ModelCard, architecture
-from model.store.collection import all_stores
 from model.store.data import ENV_VAR, MnistUnavailable, keras_cache_file, load_mnist, mnist_source, provenance
-from model.store.defaults import default_path, load_default, stamp, sweep
+from model.store.db import StoreUnavailable, database_url, describe
+from model.store.defaults import default_path, load_default
+from model.store.folder_import import import_folders
+from model.store.published import current_default, version
 from ui import keys
 
 MAX_NETWORKS = 8  # per visitor, the default included
+TRAINED_PARAM = "trained"  # in the page's URL: how many networks this page's session has made
 MAX_NETWORK_BYTES = 64 << 20  # per visitor: the weights of four of the largest networks the sidebar allows
 log = logging.getLogger("read-my-digit")
 
@@ -56,30 +59,32 @@ class Network:
 
 @st.cache_resource(show_spinner=False)
 def housekeeping() -> dict:
-    """Once per server process, before anyone saves: undo what a killed process left behind.
+    """Once per server process, before anyone saves: open the database and move the folder store into it.
 
-    Temporary files of interrupted writes go, samples whose index line was
-    never written are listed again, unreadable sample files are set aside.
+    The database's schema is upgraded when it is first opened; samples kept
+    in the folders of the format before the database are imported once,
+    all or nothing (`model.store.folder_import`), and the log says how many.
     """
-    report = {"model": sweep(default_path()), "samples": {}}
-    for store in all_stores():
-        try:
-            done = store.repair()
-        except OSError as error:
-            log.warning("Could not repair the samples in %s: %s", store.folder, error)
-            continue
-        if any(done.values()):
-            report["samples"][str(store.folder)] = done
-    if report["model"] or report["samples"]:
-        log.warning("Start-up repair: %s", report)
+    report: dict = {"database": describe(database_url())}
+    try:
+        report["imported"] = import_folders()
+    except StoreUnavailable as error:  # the page still draws; saving says why it cannot
+        log.error("%s", error)
+        report["problem"] = str(error)
+    if report.get("imported") and report["imported"]["samples"]:
+        log.warning("Moved the folder store into the database: %s", report["imported"])
     return report
 
 
 @st.cache_resource(show_spinner="Loading the network …", max_entries=4)
-def default_network(path: str, version: tuple) -> tuple[Network, str | None]:
-    """The default, read once per server process and again whenever it is saved (`version` changes),
-    and why the current default was not used, if it was not (for the owner's eyes)."""
-    loaded = load_default(path)
+def default_network(path: str, saved: int) -> tuple[Network, str | None]:
+    """The default, read once per server process and again whenever the owner saves one on any replica
+    (`saved`, `model.store.published.version`, changes), and why the current default was not used, if it
+    was not (for the owner's eyes)."""
+    try:
+        loaded = current_default(Path(path))
+    except StoreUnavailable as error:  # the network shipped with the app needs no database
+        loaded = replace(load_default(path), problem=f"{error} Using the network shipped with the app.")
     if loaded.problem:
         log.warning("Default network: %s", loaded.problem)
     return Network("Default", loaded.net, loaded.card), loaded.problem
@@ -167,9 +172,15 @@ def session_networks() -> dict[str, Network]:
     if keys.NETWORKS not in st.session_state:
         st.session_state[keys.NETWORKS] = {}
         st.session_state[keys.MADE] = 0
+        notice_lost_networks()
         path = default_path()
         try:
-            default, problem = default_network(str(path), stamp(path))
+            try:
+                saved = version()
+            except StoreUnavailable as error:  # the shipped default still reads
+                log.error("%s", error)
+                saved = -1
+            default, problem = default_network(str(path), saved)
             st.session_state[keys.MODEL_ERROR_DETAIL] = problem
             st.session_state[keys.NETWORKS][default.name] = default
             st.session_state[keys.ACTIVE] = default.name
@@ -181,6 +192,22 @@ def session_networks() -> dict[str, Network]:
     return st.session_state[keys.NETWORKS]
 
 
+def notice_lost_networks() -> None:
+    """A new session whose page had trained networks (the URL says how many) lost them: say so, once.
+
+    A visitor's networks live in their server session. When the page
+    reconnects to a new one (its replica was restarted or killed, and the
+    proxy sent the page to another; or the visitor reloaded), they are gone,
+    while the visitor's samples, in the database, are not.
+    """
+    made = st.query_params.get(TRAINED_PARAM)
+    if made is None:
+        return
+    del st.query_params[TRAINED_PARAM]
+    if made.isdigit() and 0 < int(made) <= 10_000:
+        st.session_state[keys.LOST_NETWORKS] = int(made)
+
+
 def add_network(net: NumpyNetwork, card: ModelCard, kind: str = "Trained") -> str:
     """Add a network to this visitor's list, make it active, and return its name.
 
@@ -189,6 +216,7 @@ def add_network(net: NumpyNetwork, card: ModelCard, kind: str = "Trained") -> st
     """
     networks = session_networks()
     st.session_state[keys.MADE] += 1
+    st.query_params[TRAINED_PARAM] = str(st.session_state[keys.MADE])
     name = f"{kind} #{st.session_state[keys.MADE]}"
     networks[name] = Network(name, net, card)
     dropped = []

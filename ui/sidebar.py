@@ -13,12 +13,15 @@ from model.jobs.queue import QueueRefused, TrainingJob
 from model.jobs.tasks import MAX_RUN_SECONDS, keras_file_task, train_task
 from model.reading.network import ModelFileError, NumpyNetwork
 from model.store.card import ModelCard, training_summary
-from model.store.defaults import KEEP, default_path, history, restore, save_default
+from model.store.db import StoreUnavailable
+from model.store.defaults import default_path
+from model.store.published import KEEP, earlier_defaults, publish
+from model.store.published import roll_back as restore_default
 from ui import keys
 from ui.access import (
+    TooManyTries,
     check_password,
     is_owner,
-    password_tries_left,
     secret,
     sign_in_available,
     signed_in_email,
@@ -194,6 +197,14 @@ def networks_panel() -> None:
             st.altair_chart(confusion_chart(card.test.confusion), width="stretch")
     if card.command:
         st.caption(f"Repeat with `{card.command}`")
+    lost = st.session_state.pop(keys.LOST_NETWORKS, None)
+    if lost:
+        st.warning(
+            f"The {lost} network{'s' if lost > 1 else ''} you trained before this page reconnected "
+            f"{'are' if lost > 1 else 'is'} gone: networks live only as long as your session on the server, "
+            "and this page now has a new one (the server restarted, or another took over). "
+            "Your saved samples are safe."
+        )
     dropped = st.session_state.pop(keys.DROPPED_NETWORKS, None)
     if dropped:
         st.info(
@@ -238,8 +249,8 @@ def write_default(name: str, card: ModelCard, net: NumpyNetwork) -> None:
         st.session_state[keys.SAVE_MESSAGE] = ("error", OWNER_ONLY)
         return
     try:
-        save_default(default_path(), job.result, card, net)
-    except (ModelFileError, OSError) as error:
+        publish(job.result, card, net, default_path())
+    except (ModelFileError, StoreUnavailable) as error:
         sentence = f"Could not save {name}: {error}. The previous default is unchanged."
         st.session_state[keys.SAVE_MESSAGE] = ("error", sentence)
         return
@@ -262,17 +273,21 @@ def owner_panel() -> None:
                 with st.form("owner"):
                     typed = st.text_input("Admin password", type="password")
                     if st.form_submit_button("Unlock"):
-                        if password_tries_left() <= 0:
-                            st.error("Too many tries: wait a minute.")
-                        elif check_password(typed):
-                            st.rerun()
-                        else:
+                        try:
+                            if check_password(typed):
+                                st.rerun()
                             st.error("That is not the admin password.")
+                        except (TooManyTries, StoreUnavailable) as error:
+                            st.error(str(error))
         return
     detail = st.session_state.get(keys.MODEL_ERROR_DETAIL)
     if detail:
         st.warning(f"For the owner: {detail}")
-    entries = history(default_path())
+    try:
+        entries = earlier_defaults()
+    except StoreUnavailable as error:
+        st.warning(f"For the owner: {error}")
+        return
     if not entries:
         return
     with st.expander("Owner: earlier defaults"):
@@ -291,8 +306,8 @@ def roll_back(name: str) -> None:
         st.session_state[keys.SAVE_MESSAGE] = ("error", OWNER_ONLY)
         return
     try:
-        restore(default_path(), name)
-    except (ModelFileError, OSError) as error:
+        restore_default(name)
+    except (ModelFileError, StoreUnavailable) as error:
         st.session_state[keys.SAVE_MESSAGE] = ("error", f"Could not roll back: {error}")
         return
     st.session_state[keys.SAVE_MESSAGE] = (

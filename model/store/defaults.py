@@ -1,6 +1,11 @@
-"""The default network every visitor meets first: saved with its history, read as a consistent set.
+"""A network saved as files, with its history, read as a consistent set: the shipped default and train.py's.
 
-The default is three files: the network for Keras (`mnist_ann.keras`, what
+The default every visitor meets first is the network shipped with the app
+(`model/mnist_ann.keras`, or `MODEL_PATH`) until the owner saves another
+from the page; those live in the app's database (`model.store.published`),
+and this module's command line (`list`, `rollback`) works on them.
+
+A saved network is three files: the network for Keras (`mnist_ann.keras`, what
 users load), its weights in this project's own format
 (`mnist_ann.weights.npz`, what the page reads: see
 `model.reading.network`), and its card (`mnist_ann.json`), which holds the
@@ -13,10 +18,10 @@ in the repository, which holds no `.npz` so that nothing that looks like
 MNIST goes in, and any saved before the weights file existed — is read
 from its `.keras` file; the first save on a server writes the set.
 
-Every save first copies the current set into `<name>.history/`, and the
-last `KEEP` are kept there, so the owner can roll back (`restore`, on the
-page or `python -m model.store.defaults rollback`). Writes and reads of the set
-take the folder's lock, so a reader never sees half of a save.
+Every save (`train.py --out` over an existing network) first copies the
+current set into `<name>.history/`, and the last `KEEP` are kept there
+(`restore` brings one back). Writes and reads of the set take the folder's
+lock, so a reader never sees half of a save.
 
 No TensorFlow here: the network arrives as the bytes of a `.keras` file
 (made by a training worker) with its `NumpyNetwork`.
@@ -36,7 +41,7 @@ from pathlib import Path
 
 from model.reading.network import MAX_FILE_BYTES, ModelFileError, NumpyNetwork
 from model.store.atomic import atomic_write_bytes, atomic_write_json, exclusive, sweep_temporary_files
-from model.store.card import ModelCard, card_path, read_card
+from model.store.card import ModelCard, card_path
 
 KEEP = 5  # earlier defaults kept for rollback
 SHIPPED = Path(__file__).resolve().parents[1] / "mnist_ann.keras"
@@ -122,8 +127,8 @@ def restore(path: str | os.PathLike, name: str) -> None:
         entry = next((e for e in history(path) if e.name == name), None)
         if entry is None:
             raise ModelFileError(f"There is no earlier default called {name!r}.")
-        data, weights, card = _read_set(entry.path)
-        net = _check_set(data, weights, card, entry.name)
+        data, weights, card = read_set(entry.path)
+        net = check_set(data, weights, card, entry.name)
         _archive_current(path)
         _write_set(path, data, weights or net.to_npz_bytes(), card or ModelCard())
         _remove(entry.path)
@@ -139,14 +144,14 @@ def load_default(path: str | os.PathLike) -> Default:
     path = Path(path)
     with exclusive(path):
         try:
-            data, weights, card = _read_set(path)
-            return Default(_check_set(data, weights, card, path.name), card or ModelCard(), "current")
+            data, weights, card = read_set(path)
+            return Default(check_set(data, weights, card, path.name), card or ModelCard(), "current")
         except ModelFileError as error:
             problem = str(error)
         for entry in history(path):
             try:
-                data, weights, card = _read_set(entry.path)
-                net = _check_set(data, weights, card, entry.name)
+                data, weights, card = read_set(entry.path)
+                net = check_set(data, weights, card, entry.name)
             except ModelFileError:
                 continue
             return Default(
@@ -171,7 +176,7 @@ def sweep(path: str | os.PathLike) -> list[str]:
     return sweep_temporary_files(Path(path).parent) + sweep_temporary_files(history_folder(path))
 
 
-def _read_set(path: Path) -> tuple[bytes, bytes | None, ModelCard | None]:
+def read_set(path: Path) -> tuple[bytes, bytes | None, ModelCard | None]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -202,30 +207,30 @@ def _read_set(path: Path) -> tuple[bytes, bytes | None, ModelCard | None]:
     return data, weights, card
 
 
-def _check_set(data: bytes, weights: bytes | None, card: ModelCard | None, name: str) -> NumpyNetwork:
+def check_set(data: bytes, weights: bytes | None, card: ModelCard | None, name: str) -> NumpyNetwork:
     """The network, if the files agree with the card's hashes (a card that names no hash checks nothing)."""
     mismatch = ModelFileError(
         f"The default network and its card do not match ({name} was changed or its save was cut short)."
     )
-    if card and card.model_sha256 is not None and _sha256(data) != card.model_sha256:
+    if card and card.model_sha256 is not None and sha256_of(data) != card.model_sha256:
         raise mismatch
     if weights is None or not card or card.weights_sha256 is None:
         if card and card.weights_sha256 is not None:
             raise mismatch  # the card describes a weights file that is gone
         return NumpyNetwork.from_keras_bytes(data, name)
-    if _sha256(weights) != card.weights_sha256:
+    if sha256_of(weights) != card.weights_sha256:
         raise mismatch
     return NumpyNetwork.from_npz_bytes(weights, f"the weights of {name}")
 
 
-def _sha256(data: bytes) -> str:
+def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 def _write_set(path: Path, data: bytes, weights: bytes, card: ModelCard) -> None:
     atomic_write_bytes(path, data)
     atomic_write_bytes(weights_path(path), weights)
-    card = replace(card, model_sha256=_sha256(data), weights_sha256=_sha256(weights))
+    card = replace(card, model_sha256=sha256_of(data), weights_sha256=sha256_of(weights))
     atomic_write_json(card_path(path), card.to_dict())
 
 
@@ -237,13 +242,13 @@ def _remove(path: Path) -> None:
 def _archive_current(path: Path) -> None:
     """Copy the current set into the history (if it is there and whole)."""
     try:
-        data, weights, card = _read_set(path)
-        net = _check_set(data, weights, card, path.name)
+        data, weights, card = read_set(path)
+        net = check_set(data, weights, card, path.name)
     except ModelFileError:
         return  # nothing good to keep
     folder = history_folder(path)
     folder.mkdir(exist_ok=True)
-    digest = _sha256(data)
+    digest = sha256_of(data)
     name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{digest[:8]}"
     _write_set(folder / f"{name}.keras", data, weights or net.to_npz_bytes(), card or ModelCard())
     for entry in history(path):  # the same network kept before: only its newest copy stays
@@ -257,38 +262,46 @@ def _prune(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m model.store.defaults list | rollback [NAME]`: the owner's command line for the default."""
-    parser = argparse.ArgumentParser(prog="python -m model.store.defaults", description=main.__doc__)
+    """`python -m model.store.defaults list | rollback [NAME]`: the owner's command line for the default.
+
+    The defaults the owner saved live in the app's database (`model.store.published`), so this works
+    against the same one the servers use (`SAMPLES_DATABASE_URL`, or `--database`).
+    """
+    from model.store.db import StoreUnavailable, database_url, describe
+    from model.store.published import current_default, earlier_defaults, roll_back
+
+    parser = argparse.ArgumentParser(prog="python -m model.store.defaults", description=main.__doc__.split("\n")[0])
     parser.add_argument("action", choices=["list", "rollback"])
-    parser.add_argument("name", nargs="?", help="the history entry to restore (default: the newest)")
+    parser.add_argument("name", nargs="?", help="the earlier default to restore (default: the newest)")
     parser.add_argument(
-        "--model", default=None, help="the default network's file (default: MODEL_PATH or model/mnist_ann.keras)"
+        "--model", default=None, help="the shipped default's file (default: MODEL_PATH or model/mnist_ann.keras)"
     )
+    parser.add_argument("--database", default=None, help="the app's database (default: SAMPLES_DATABASE_URL)")
     args = parser.parse_args(argv)
-    path = Path(args.model) if args.model else default_path()
-    entries = history(path)
-    if args.action == "list":
-        try:
-            current = load_default(path)
-            print(f"current: {path} ({current.name}{'; ' + current.problem if current.problem else ''})")
-        except ModelFileError as error:
-            print(f"current: {path} (unreadable: {error})")
-        for entry in entries:
-            accuracy = (read_card(entry.path) or ModelCard()).accuracy
-            print(
-                f"{entry.name}  saved {entry.saved}  test accuracy {f'{accuracy:.2%}' if accuracy is not None else '–'}"
-            )
-        return 0
-    name = args.name or (entries[0].name if entries else None)
-    if name is None:
-        print("There is no earlier default to roll back to.", file=sys.stderr)
-        return 1
+    base = Path(args.model) if args.model else default_path()
+    url = args.database or database_url()
     try:
-        restore(path, name)
-    except (ModelFileError, OSError) as error:
-        print(f"Could not roll back: {error}", file=sys.stderr)
+        entries = earlier_defaults(url)
+        if args.action == "list":
+            try:
+                current = current_default(base, url)
+                where = "shipped with the app" if current.name == "current" and not entries else current.name
+                print(f"current: {where}{'; ' + current.problem if current.problem else ''} ({describe(url)})")
+            except ModelFileError as error:
+                print(f"current: unreadable ({error})")
+            for entry in entries:
+                accuracy = f"{entry.accuracy:.2%}" if entry.accuracy is not None else "–"
+                print(f"{entry.name}  saved {entry.saved}  test accuracy {accuracy}")
+            return 0
+        name = args.name or (entries[0].name if entries else None)
+        if name is None:
+            print("There is no earlier default to roll back to.", file=sys.stderr)
+            return 1
+        roll_back(name, url)
+    except (ModelFileError, StoreUnavailable) as error:
+        print(f"Could not {args.action.replace('rollback', 'roll back')}: {error}", file=sys.stderr)
         return 1
-    print(f"The default is now {name}; the one it replaced is kept in {history_folder(path)}.")
+    print(f"The default is now {name}; the one it replaced is kept among the earlier defaults.")
     return 0
 
 

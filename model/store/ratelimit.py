@@ -1,32 +1,52 @@
-"""A sliding-window rate limit: at most `count` actions in any `seconds`.
+"""A sliding-window rate limit every server shares: at most `count` actions in any `seconds`, per scope.
 
-Kept per visitor session (saves of samples, imports), so that one visitor
-cannot fill the disk or the server's time however fast their browser sends.
+Each allowed action is a row in `rate_events`, so replicas of the app (and a
+visitor's several tabs) count the same ones. The scope says whose actions
+they are: a collection's saves and imports, the admin password's tries from
+one address. Counting and recording happen in one transaction that holds a
+lock on the scope (SQLite's write lock, or a PostgreSQL advisory lock), so
+two servers cannot both take the last allowed action.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select, text
+
+from model.store.db import transaction
+from model.store.schema import rate_events
 
 
-@dataclass
+@dataclass(frozen=True)
 class RateLimit:
     count: int
     seconds: float
-    times: list[float] = field(default_factory=list)
 
-    def allow(self, now: float | None = None) -> bool:
-        """Count one action and return True, or return False (and count nothing) if over the limit."""
-        now = time.monotonic() if now is None else now
-        self.times = [t for t in self.times if now - t < self.seconds]
-        if len(self.times) >= self.count:
-            return False
-        self.times.append(now)
-        return True
+    def allow(self, scope: str, url: str | None = None, now: float | None = None) -> bool:
+        """Count one action in `scope` and return True, or return False (and count nothing) if over the limit."""
+        now = time.time() if now is None else now
+        with transaction("check the rate limit", url) as db:
+            if db.dialect.name == "postgresql":
+                db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(scope.encode())})
+            db.execute(delete(rate_events).where(rate_events.c.scope == scope, rate_events.c.at <= now - self.seconds))
+            recent = db.execute(select(func.count()).where(rate_events.c.scope == scope)).scalar()
+            if recent >= self.count:
+                return False
+            db.execute(insert(rate_events).values(scope=scope, at=now))
+            return True
 
-    def wait(self, now: float | None = None) -> float:
-        """Seconds until one more action is allowed."""
-        now = time.monotonic() if now is None else now
-        recent = [t for t in self.times if now - t < self.seconds]
-        return 0.0 if len(recent) < self.count else self.seconds - (now - recent[0])
+    def wait(self, scope: str, url: str | None = None, now: float | None = None) -> float:
+        """Seconds until one more action is allowed in `scope`."""
+        from model.store.db import reading
+
+        now = time.time() if now is None else now
+        with reading("check the rate limit", url) as db:
+            times = sorted(
+                db.execute(
+                    select(rate_events.c.at).where(rate_events.c.scope == scope, rate_events.c.at > now - self.seconds)
+                ).scalars()
+            )
+        return 0.0 if len(times) < self.count else self.seconds - (now - times[-self.count])

@@ -1,26 +1,22 @@
-"""One collection of a visitor's handwriting: labelled samples in one folder, safely and within bounds.
+"""One collection of a visitor's handwriting: labelled samples in the app's database, within bounds.
 
-Each sample is one file, `<id>.npz`, holding the 28×28 image the network
-was given, the label, the raw canvas strokes (the canvas's JSON) and the
-time. The id is made here (time + random), never from anything a visitor
-typed, so no visitor text becomes a path. Whose folder it is, is decided in
-`model.store.collection`.
+Each sample is one row (`model.store.schema.samples`): the 28×28 image the
+network was given, the label, the raw canvas strokes (the canvas's JSON)
+and the time. The id is made here (time + random), never from anything a
+visitor typed; whose collection it is, is decided in `model.store.collection`,
+and a collection is found by its key with bound parameters only.
 
-Saving costs the same with 10 or 10,000 samples: `index.jsonl` is an
-append-only log (a line per sample added, a line per sample deleted), each
-process keeps it parsed and reads only what was appended since, so a save
-writes one file and one line and reads nothing else. Everything happens in
-this order under the folder's lock: the sample's file (atomically), then its
-line (flushed to disk); a sample is acknowledged only after both. A kill
-between the two leaves a file the log does not list, and a kill mid-line a
-line that does not parse; `repair` (run at start-up) adds the first, skips
-the second, removes temporary files, and moves a file that cannot be read
-into `damaged/`, once, instead of meeting it on every stroke.
+A save is one transaction: the collection's counters are raised only if the
+quota still holds (one `UPDATE … WHERE samples + 1 <= max`, so two replicas
+saving at once cannot both pass it), then the row is inserted; the page says
+"saved" only after the commit. It costs the same with 10 or 10,000 samples in
+the collection: no query reads the others. An import is checked member by
+member before anything is decompressed, then written in one transaction:
+all or nothing.
 
 Bounds: a collection holds at most `MAX_SAMPLES` samples and `MAX_BYTES`
-bytes, strokes at most `MAX_STROKES_BYTES`; an imported file is checked
-member by member (declared sizes, `.npy` headers) before anything is
-decompressed.
+bytes, strokes at most `MAX_STROKES_BYTES`; an imported file at most
+`MAX_IMPORT_BYTES` unpacked.
 """
 
 from __future__ import annotations
@@ -28,26 +24,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
-import threading
 import uuid
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
+from sqlalchemy import Connection, delete, func, insert, select, update
 
-from model.store.atomic import atomic_write_bytes, exclusive, sweep_temporary_files
+from model.store.db import reading, transaction
+from model.store.schema import collections, samples
 
-ENV_VAR = "SAMPLES_PATH"
-DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "data" / "my_digits"
-INDEX = "index.jsonl"
-OLD_INDEX = "index.json"  # the format before the log; replaced by `repair`
-DAMAGED = "damaged"
 MAX_SAMPLES = 2_000  # per collection: a person teaching the network needs tens to hundreds
-MAX_BYTES = 16 << 20  # per collection, files on disk
+MAX_BYTES = 16 << 20  # per collection: images and strokes as stored
 MAX_STROKES_BYTES = 64 << 10  # a drawn digit's JSON is 2-20 kB; a minute of scribbling, ~60 kB
 MAX_IMPORT_BYTES = 8 << 20  # unpacked members of one imported file, all together
 ID_PATTERN = re.compile(r"[0-9]{8}T[0-9]{12}-[0-9a-f]{10}")
@@ -64,10 +54,6 @@ class Sample:
     image: np.ndarray  # (28, 28) uint8, ink bright: exactly what the network was given
     strokes: dict | None
     created: str
-
-
-def default_folder() -> Path:
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_FOLDER)
 
 
 def validate_label(label) -> int:
@@ -89,256 +75,182 @@ def validate_image(image) -> np.ndarray:
 
 
 class SampleStore:
-    def __init__(
-        self, folder: str | os.PathLike | None = None, max_samples: int = MAX_SAMPLES, max_bytes: int = MAX_BYTES
-    ):
-        self.folder = Path(folder) if folder is not None else default_folder()
+    """The samples of the collection `key` in the database at `url` (default: `model.store.db.database_url()`)."""
+
+    def __init__(self, key: str, max_samples: int = MAX_SAMPLES, max_bytes: int = MAX_BYTES, url: str | None = None):
+        self.key, self.url = key, url
         self.max_samples, self.max_bytes = max_samples, max_bytes
 
     # -- writing
 
     def add(self, image, label, strokes: dict | None = None) -> Sample:
-        """Save one sample (atomically, within the quota) and return it."""
+        """Save one sample within the quota; it is saved when this returns (committed)."""
         sample = _new_sample(image, label, strokes)
-        self._add_all([sample])
+        with transaction("save the sample", self.url) as db:
+            self._insert(db, [sample])
         return sample
 
     def delete(self, sample_id: str) -> None:
-        path = self._path(_checked_id(sample_id))
-        if not self.folder.is_dir():
-            return
-        with exclusive(path):
-            if sample_id in self._log().entries:
-                self._append([{"deleted": sample_id}])  # first: a kill after it leaves a file `repair` removes
-            path.unlink(missing_ok=True)
+        """Delete a sample of this collection (an id of another collection deletes nothing)."""
+        _checked_id(sample_id)
+        with transaction("delete the sample", self.url) as db:
+            owner = self._id(db)
+            if owner is None:
+                return
+            size = db.execute(
+                delete(samples)
+                .where(samples.c.id == sample_id, samples.c.collection_id == owner)
+                .returning(samples.c.bytes)
+            ).scalar()
+            if size is not None:
+                db.execute(
+                    update(collections)
+                    .where(collections.c.id == owner)
+                    .values(samples=collections.c.samples - 1, bytes=collections.c.bytes - size)
+                )
 
     # -- reading
 
     def entries(self) -> list[dict]:
         """[{id, label, created, bytes, digest}] of every sample, oldest first."""
-        if not self.folder.is_dir():
-            return []
-        log = self._log()
-        if not log.exists and (self.folder / OLD_INDEX).exists():
-            self.repair()  # a folder from before the log: built once from its files
-        return list(self._log().entries.values())
+        with reading("read the samples", self.url) as db:
+            rows = db.execute(
+                select(samples.c.id, samples.c.label, samples.c.created, samples.c.bytes, samples.c.digest)
+                .join(collections, collections.c.id == samples.c.collection_id)
+                .where(collections.c.key == self.key)
+                .order_by(samples.c.id)
+            )
+            return [dict(row._mapping) for row in rows]
 
     def counts(self) -> list[int]:
-        return self._log().counts() if self.folder.is_dir() else [0] * 10
+        """How many samples of each digit 0-9."""
+        counts = [0] * 10
+        with reading("count the samples", self.url) as db:
+            rows = db.execute(
+                select(samples.c.label, func.count())
+                .join(collections, collections.c.id == samples.c.collection_id)
+                .where(collections.c.key == self.key)
+                .group_by(samples.c.label)
+            )
+            for label, count in rows:
+                counts[label] = count
+        return counts
 
-    def used_bytes(self) -> int:
-        return sum(e["bytes"] for e in self.entries())
-
-    def damaged(self) -> list[str]:
-        """The files `repair` set aside because they could not be read."""
-        folder = self.folder / DAMAGED
-        return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    def used(self) -> tuple[int, int]:
+        """(samples, bytes) the collection holds: what its quota counts."""
+        with reading("read the collection", self.url) as db:
+            row = db.execute(
+                select(collections.c.samples, collections.c.bytes).where(collections.c.key == self.key)
+            ).first()
+        return (row.samples, row.bytes) if row else (0, 0)
 
     def load(self, sample_id: str) -> Sample:
-        return _decode(sample_id, self._path(_checked_id(sample_id)).read_bytes())
+        _checked_id(sample_id)
+        with reading("read the sample", self.url) as db:
+            row = db.execute(self._rows().where(samples.c.id == sample_id)).first()
+        if row is None:
+            raise SampleError(f"There is no sample {sample_id} in this collection.")
+        return _sample(row)
+
+    def all(self) -> list[Sample]:
+        """Every sample, oldest first (a collection holds at most `MAX_SAMPLES`)."""
+        with reading("read the samples", self.url) as db:
+            return [_sample(row) for row in db.execute(self._rows().order_by(samples.c.id))]
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """All samples as images (N, 28, 28) uint8, labels (N,) uint8 and their ids."""
-        samples = [self.load(e["id"]) for e in self.entries()]
-        if not samples:
+        every = self.all()
+        if not every:
             return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8), []
         return (
-            np.stack([s.image for s in samples]),
-            np.array([s.label for s in samples], np.uint8),
-            [s.id for s in samples],
+            np.stack([s.image for s in every]),
+            np.array([s.label for s in every], np.uint8),
+            [s.id for s in every],
         )
 
     # -- one file for all
 
     def export(self) -> bytes:
         """Every sample in one .npz: images, labels, strokes (JSON text), created, ids."""
-        samples = [self.load(e["id"]) for e in self.entries()]
+        every = self.all()
         buffer = io.BytesIO()
         np.savez_compressed(
             buffer,
-            images=np.stack([s.image for s in samples]) if samples else np.zeros((0, 28, 28), np.uint8),
-            labels=np.array([s.label for s in samples], np.uint8),
-            strokes=np.array([json.dumps(s.strokes) for s in samples], dtype=str),
-            created=np.array([s.created for s in samples], dtype=str),
-            ids=np.array([s.id for s in samples], dtype=str),
+            images=np.stack([s.image for s in every]) if every else np.zeros((0, 28, 28), np.uint8),
+            labels=np.array([s.label for s in every], np.uint8),
+            strokes=np.array([json.dumps(s.strokes) for s in every], dtype=str),
+            created=np.array([s.created for s in every], dtype=str),
+            ids=np.array([s.id for s in every], dtype=str),
         )
         return buffer.getvalue()
 
     def import_file(self, data: bytes) -> int:
         """Add the samples of an exported file; ones already here (same image and label) are skipped.
 
-        The whole file is checked before anything is added: it is all or nothing.
+        The whole file is checked before anything is added, and added in one
+        transaction: it is all or nothing.
         """
         images, labels, strokes = read_sample_file(data, self.max_samples)
-        present = {e["digest"] for e in self.entries()}
-        new = []
-        for i, (image, label) in enumerate(zip(images, labels)):
-            sample = _new_sample(image, label, _parsed_strokes(strokes[i]) if strokes is not None else None)
-            digest = _digest(sample.image, sample.label)
-            if digest not in present:
-                present.add(digest)
-                new.append(sample)
-        self._add_all(new)
+        candidates = [
+            _new_sample(image, label, _parsed_strokes(strokes[i]) if strokes is not None else None)
+            for i, (image, label) in enumerate(zip(images, labels))
+        ]
+        with transaction("import the samples", self.url) as db:
+            owner = self._id(db)
+            present = set()
+            if owner is not None:
+                present = set(db.execute(select(samples.c.digest).where(samples.c.collection_id == owner)).scalars())
+            new = []
+            for sample in candidates:
+                digest = _digest(sample.image, sample.label)
+                if digest not in present:
+                    present.add(digest)
+                    new.append(sample)
+            self._insert(db, new)
         return len(new)
-
-    # -- keeping the folder sound
-
-    def repair(self) -> dict[str, list[str]]:
-        """Bring the folder back to a sound state after a crash; say what was done.
-
-        Removes temporary files, lists sample files the log lacks (a kill
-        between the file and its line), removes files the log says were
-        deleted, and sets unreadable files aside in `damaged/`.
-        """
-        report: dict[str, list[str]] = {"removed": [], "recovered": [], "set_aside": []}
-        if not self.folder.is_dir():
-            return report
-        report["removed"] = sweep_temporary_files(self.folder)
-        with exclusive(self._path(INDEX)):
-            log = self._log()
-            on_disk = {p.stem for p in self.folder.glob("*.npz") if ID_PATTERN.fullmatch(p.stem)}
-            for sample_id in sorted(log.deleted & on_disk):
-                self._path(sample_id).unlink(missing_ok=True)
-            gone = [{"deleted": i} for i in log.entries if i not in on_disk]
-            recovered = []
-            for sample_id in sorted(on_disk - set(log.entries) - log.deleted):
-                path = self._path(sample_id)
-                try:
-                    recovered.append(_entry(self.load(sample_id), path.stat().st_size))
-                except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, SampleError):
-                    (self.folder / DAMAGED).mkdir(exist_ok=True)
-                    os.replace(path, self.folder / DAMAGED / path.name)
-                    report["set_aside"].append(path.name)
-            if gone or recovered:
-                self._append(gone + recovered)
-            report["recovered"] = [e["id"] for e in recovered]
-            (self.folder / OLD_INDEX).unlink(missing_ok=True)
-        return report
 
     # -- inside
 
-    def _add_all(self, samples: list[Sample]) -> None:
-        if not samples:
+    def _rows(self):
+        return (
+            select(samples.c.id, samples.c.label, samples.c.image, samples.c.strokes, samples.c.created)
+            .join(collections, collections.c.id == samples.c.collection_id)
+            .where(collections.c.key == self.key)
+        )
+
+    def _id(self, db: Connection) -> int | None:
+        return db.execute(select(collections.c.id).where(collections.c.key == self.key)).scalar()
+
+    def _insert(self, db: Connection, new: list[Sample]) -> None:
+        """Insert `new` in the transaction `db`, raising the collection's counters only within its quota."""
+        if not new:
             return
-        encoded = [_encode(sample) for sample in samples]
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with exclusive(self._path(INDEX)):
-            entries = self._log().entries
-            if len(entries) + len(samples) > self.max_samples:
+        rows = [as_row(sample) for sample in new]
+        size = sum(row["bytes"] for row in rows)
+        owner = self._id(db)
+        if owner is None:  # its first sample; another server may be making it at this very moment
+            db.execute(collection_insert(db).values(key=self.key, created=_now()).on_conflict_do_nothing())
+            owner = self._id(db)
+        raised = db.execute(
+            update(collections)
+            .where(
+                collections.c.id == owner,
+                collections.c.samples + len(rows) <= self.max_samples,
+                collections.c.bytes + size <= self.max_bytes,
+            )
+            .values(samples=collections.c.samples + len(rows), bytes=collections.c.bytes + size)
+        ).rowcount
+        if raised != 1:
+            held = db.execute(select(collections.c.samples).where(collections.c.id == owner)).scalar() or 0
+            if held + len(rows) > self.max_samples:
                 raise SampleError(
-                    f"A collection holds at most {self.max_samples:,} samples; this one has "
-                    f"{len(entries):,}. Delete some first."
+                    f"A collection holds at most {self.max_samples:,} samples; this one has {held:,}. "
+                    "Delete some first."
                 )
-            if sum(e["bytes"] for e in entries.values()) + sum(map(len, encoded)) > self.max_bytes:
-                raise SampleError(
-                    f"A collection holds at most {self.max_bytes >> 20} MB of samples; "
-                    "this one is full. Delete some first."
-                )
-            written = []
-            try:
-                for sample, data in zip(samples, encoded):
-                    atomic_write_bytes(self._path(sample.id), data)
-                    written.append(sample)
-                self._append([_entry(sample, len(data)) for sample, data in zip(samples, encoded)])
-            except BaseException:  # a full disk, say: nothing of this call stays
-                for sample in written:
-                    self._path(sample.id).unlink(missing_ok=True)
-                raise
-
-    def _append(self, lines: list[dict]) -> None:
-        """Append lines to the log and flush them to disk (call under the lock)."""
-        path = self._path(INDEX)
-        text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
-        with open(path, "ab") as log:
-            if log.tell() and _last_byte(path) != b"\n":  # a line cut by a kill: end it, it will not parse
-                text = "\n" + text
-            log.write(text.encode())
-            log.flush()
-            os.fsync(log.fileno())
-
-    def _log(self) -> _Log:
-        return _Log.of(self._path(INDEX))
-
-    def _path(self, name: str) -> Path:
-        return self.folder / (name if name == INDEX else f"{name}.npz")
-
-
-class _Log:
-    """`index.jsonl` as parsed so far, shared by every store of the process on that folder.
-
-    Each read looks at the file's size and reads only the lines appended
-    since the last one; a replaced file (another inode) is read afresh.
-    """
-
-    _open: dict[str, _Log] = {}
-    _guard = threading.Lock()
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.lock = threading.Lock()
-        self.key: tuple[int, int] | None = None
-        self.offset = 0
-        self.entries: dict[str, dict] = {}
-        self.deleted: set[str] = set()
-        self.exists = False
-
-    @classmethod
-    def of(cls, path: Path) -> _Log:
-        with cls._guard:
-            log = cls._open.get(str(path))
-            if log is None:
-                if len(cls._open) > 4096:  # bounded: the oldest logs are parsed again if needed
-                    cls._open.pop(next(iter(cls._open)))
-                log = cls._open[str(path)] = cls(path)
-        log.refresh()
-        return log
-
-    def refresh(self) -> None:
-        with self.lock:
-            try:
-                stat = self.path.stat()
-            except FileNotFoundError:
-                self.key, self.offset, self.entries, self.deleted, self.exists = None, 0, {}, set(), False
-                return
-            self.exists = True
-            key = (stat.st_dev, stat.st_ino)
-            if key != self.key or stat.st_size < self.offset:
-                self.key, self.offset, self.entries, self.deleted = key, 0, {}, set()
-            if stat.st_size == self.offset:
-                return
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                tail = f.read(stat.st_size - self.offset)
-            complete = tail[: tail.rfind(b"\n") + 1]  # a line still being written waits for its end
-            self.offset += len(complete)
-            for line in complete.splitlines():
-                self._apply(line)
-
-    def _apply(self, line: bytes) -> None:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            return  # a line cut by a kill; its sample, if written, is found by `repair`
-        if not isinstance(record, dict):
-            return
-        if isinstance(record.get("deleted"), str):
-            self.entries.pop(record["deleted"], None)
-            self.deleted.add(record["deleted"])
-        elif (
-            isinstance(record.get("id"), str)
-            and ID_PATTERN.fullmatch(record["id"])
-            and record.get("label") in range(10)
-            and isinstance(record.get("bytes"), int)
-            and isinstance(record.get("digest"), str)
-        ):
-            self.entries[record["id"]] = record
-            self.deleted.discard(record["id"])
-
-    def counts(self) -> list[int]:
-        counts = [0] * 10
-        for entry in self.entries.values():
-            counts[entry["label"]] += 1
-        return counts
+            raise SampleError(
+                f"A collection holds at most {self.max_bytes >> 20} MB of samples; this one is full. Delete some first."
+            )
+        db.execute(insert(samples), [{**row, "collection_id": owner} for row in rows])
 
 
 def read_sample_file(data: bytes, max_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -412,7 +324,7 @@ def _new_sample(image, label, strokes) -> Sample:
         validate_label(label),
         validate_image(image),
         _checked_strokes(strokes),
-        datetime.now(UTC).isoformat(timespec="seconds"),
+        _now(),
     )
 
 
@@ -452,38 +364,42 @@ def _digest(image: np.ndarray, label: int) -> str:
     return hashlib.sha256(bytes([label]) + image.tobytes()).hexdigest()[:32]
 
 
-def _entry(sample: Sample, size: int) -> dict:
+def collection_insert(db: Connection):
+    """INSERT … ON CONFLICT DO NOTHING for `collections`, in the database's own dialect."""
+    if db.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(collections)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def as_row(sample: Sample) -> dict:
+    strokes = json.dumps(sample.strokes, separators=(",", ":")) if sample.strokes is not None else None
+    image = sample.image.tobytes()
     return {
         "id": sample.id,
         "label": sample.label,
+        "image": image,
+        "strokes": strokes,
         "created": sample.created,
-        "bytes": size,
+        "bytes": len(image) + len(strokes or ""),
         "digest": _digest(sample.image, sample.label),
     }
 
 
-def _last_byte(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1)
-
-
-def _encode(sample: Sample) -> bytes:
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        image=sample.image,
-        label=np.uint8(sample.label),
-        strokes=np.array(json.dumps(sample.strokes)),
-        created=np.array(sample.created),
+def _sample(row) -> Sample:
+    image = np.frombuffer(row.image, np.uint8)
+    if image.size != 28 * 28:
+        raise SampleError(f"The sample {row.id} is damaged in the database.")
+    strokes = json.loads(row.strokes) if row.strokes else None
+    return Sample(
+        row.id,
+        int(row.label),
+        image.reshape(28, 28).copy(),
+        strokes if isinstance(strokes, dict) else None,
+        row.created,
     )
-    return buffer.getvalue()
-
-
-def _decode(sample_id: str, data: bytes) -> Sample:
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        image = validate_image(npz["image"])
-        label = validate_label(int(npz["label"]))
-        strokes = json.loads(str(npz["strokes"]))
-        created = str(npz["created"])
-    return Sample(sample_id, label, image, strokes if isinstance(strokes, dict) else None, created)
