@@ -3,7 +3,7 @@
 Shared by the end-to-end tests (tests/test_browser.py) and the browser
 benchmark (bench/browser.py). Playwright's own browser download does not
 work on offline build machines, so Chromium is Debian's package at
-/usr/bin/chromium (`scripts/install-chromium.sh`).
+/usr/bin/chromium (`scripts/install-debian-packages.sh`).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def streamlit_server(
 
 def launch_chromium(playwright):
     if not os.access(CHROMIUM, os.X_OK):
-        raise RuntimeError(f"{CHROMIUM} is missing: run scripts/install-chromium.sh (make test does).")
+        raise RuntimeError(f"{CHROMIUM} is missing: run scripts/install-debian-packages.sh chromium (make test does).")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 

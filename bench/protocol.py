@@ -75,6 +75,7 @@ class Widget:
     kind: str
     state: WidgetState | None  # None: the browser sends nothing for it until it is used (buttons, uploads)
     form: str = ""
+    label: str = ""
 
 
 @dataclass
@@ -173,8 +174,20 @@ class Session:
 
     # -- the connection
 
-    def connect(self) -> Run:
-        """Open the page as a browser does and return its first run."""
+    def set_cookie(self, name: str, value: str) -> None:
+        """A cookie the browser already holds for this site (e.g. the proxy's choice of replica)."""
+        host = urllib.parse.urlsplit(self.base).hostname or ""
+        self.cookies.set_cookie(
+            http.cookiejar.Cookie(
+                0, name, value, None, False, host, False, False, "/", True, False, None, False, None, None, {}
+            )
+        )
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.cookies if c.name == name), None)
+
+    def connect(self, resume: str | None = None) -> Run:
+        """Open the page as a browser does and return its first run (`resume`: a session id to ask back)."""
         with self.http.open(f"{self.base}{self.path}/_stcore/health", timeout=self.timeout_s) as response:
             response.read()
         token = self.xsrf = next((c.value for c in self.cookies if c.name == XSRF_COOKIE), None)
@@ -186,7 +199,7 @@ class Session:
             self.ws = websocket.create_connection(
                 ws_url,
                 subprotocol=None,
-                subprotocols=["streamlit", token],
+                subprotocols=["streamlit", token, *([resume] if resume else [])],
                 origin=self.base,
                 cookie=cookie,
                 timeout=self.timeout_s,
@@ -195,6 +208,19 @@ class Session:
         except (OSError, websocket.WebSocketException) as error:
             raise ProtocolError(f"Could not open the websocket: {error}") from None
         return self.rerun()
+
+    def reconnect(self) -> Run:
+        """Open a new websocket after the old one was lost, as the page does: same cookies, same URL.
+
+        The page asks to resume its session (its id in the subprotocols); a
+        server that does not know it (another replica, a restart) starts a new
+        one, and the widgets the new run mounts replace the old ones.
+        """
+        self.close()
+        self.widgets, self.values, self.auto_reruns = {}, {}, {}
+        previous = self.session_id
+        first = self.connect(resume=previous)
+        return first
 
     def close(self) -> None:
         if self.ws is not None:
@@ -206,14 +232,32 @@ class Session:
 
     # -- runs
 
+    def set(self, kind: str, label_or_key: str, value) -> None:
+        """Give a widget a value, as a person's click or typing does (sent with every later rerun)."""
+        widget = self.widget(kind, label_or_key)
+        state = WidgetState(id=widget.id)
+        field = widget.state.WhichOneof("value") if widget.state is not None else None
+        if kind == "button_group":
+            state.string_array_value.data[:] = [str(v) for v in value]
+        elif kind == "slider":
+            state.double_array_value.data[:] = [float(value)]
+        elif field in ("int_value", "double_value", "bool_value", "string_value"):
+            setattr(state, field, value)
+        else:
+            raise ProtocolError(f"This client cannot set a {kind} widget.")
+        self.values[widget.id] = state
+
     def set_json(self, widget_id: str, value: dict) -> None:
         """Give a component (v2) a new value, as its frontend does (e.g. the canvas after a stroke)."""
         self.values[widget_id] = WidgetState(id=widget_id, json_value=json.dumps(value, separators=(",", ":")))
 
     def widget(self, kind: str, label_or_key: str | None = None) -> Widget:
-        """The first mounted widget of `kind` whose id mentions `label_or_key` (Streamlit puts a key in the id)."""
+        """The first mounted widget of `kind` whose label is `label_or_key` or whose id mentions it (a key)."""
         for widget in self.widgets.values():
-            if widget.kind == kind and (label_or_key is None or label_or_key in widget.id):
+            if widget.kind == kind and (label_or_key is None or label_or_key == widget.label):
+                return widget
+        for widget in self.widgets.values():
+            if widget.kind == kind and label_or_key in widget.id:
                 return widget
         raise ProtocolError(f"No {kind} widget {label_or_key or ''} on the page.")
 
@@ -335,12 +379,20 @@ class Session:
             if found:
                 kind_, wid = found
                 widget = getattr(element, kind_)
-                self.widgets[wid] = Widget(wid, kind_, default_state(kind_, element), getattr(widget, "form_id", ""))
+                self.widgets[wid] = Widget(
+                    wid,
+                    kind_,
+                    default_state(kind_, element),
+                    getattr(widget, "form_id", ""),
+                    getattr(widget, "label", ""),
+                )
         elif kind == "auto_rerun":
             interval = msg.auto_rerun.interval
             self.auto_reruns[msg.auto_rerun.fragment_id] = (interval, time.monotonic() + interval)
         elif kind == "stop_auto_rerun":
             self.auto_reruns.pop(msg.stop_auto_rerun.fragment_id, None)
+        elif kind == "page_info_changed":  # the page changed its URL's query (st.query_params): so does the browser
+            self.query = msg.page_info_changed.query_string
         elif kind == "file_urls_response":
             self.file_urls[msg.file_urls_response.response_id] = msg.file_urls_response
         elif kind == "script_finished":

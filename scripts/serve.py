@@ -1,0 +1,228 @@
+"""Serve the page to a big audience: K Streamlit replicas behind HAProxy, one training cluster.
+
+    make serve REPLICAS=2 PORT=8501
+    python scripts/serve.py --replicas 2 --port 8501
+
+Streamlit runs a server as one Python process; this starts several and a
+reverse proxy in front of them, so that more processes (and machines)
+carry more visitors:
+
+- the training cluster, unless `DASK_SCHEDULER_ADDRESS` names one: a
+  scheduler and workers as the app's own local cluster has them
+  (`model.jobs.cluster.local_cluster`), held by this process, warmed up once;
+  every replica sends its runs there, so there is one line for all of them;
+- K replicas, `streamlit run app.py` on 127.0.0.1, ports PORT+1 … PORT+K,
+  sharing the samples' database and the default network (see README, "Many
+  visitors") and one cookie secret;
+- HAProxy on PORT, configured from `scripts/haproxy.cfg`: sticky sessions
+  by cookie, health checks, a dead replica's visitors sent elsewhere.
+
+A replica that exits (a crash, a `kill -9`) is started again; Ctrl-C (or
+SIGTERM) stops everything. `--backend HOST:PORT` (repeatable) puts replicas
+that run on other machines behind the proxy instead of starting local ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TEMPLATE = ROOT / "scripts" / "haproxy.cfg"
+SERVERS_MARK = "    # SERVERS:"
+MAX_REPLICAS = 32
+RESTART_DELAY_S = 1.0
+
+
+def proxy_config(backends: list[str], bind: str) -> str:
+    """The HAProxy configuration: the template with one server line per backend (`host:port`)."""
+    text = TEMPLATE.read_text()
+    if SERVERS_MARK not in text:
+        raise SystemExit(f"{TEMPLATE} has lost its '{SERVERS_MARK.strip()}' line; serve.py writes the servers there.")
+    servers = "".join(f"    server r{n} {backend} check cookie r{n}\n" for n, backend in enumerate(backends, start=1))
+    return text.replace("${SERVE_BIND}", bind).replace(SERVERS_MARK, servers + SERVERS_MARK, 1)
+
+
+def check_config(path: Path) -> None:
+    """HAProxy's own check of a configuration (`haproxy -c`); a sentence and exit if it fails."""
+    result = subprocess.run([haproxy(), "-c", "-q", "-f", str(path)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"HAProxy refused the configuration {path}: {result.stderr.strip() or result.stdout.strip()}")
+
+
+def haproxy() -> str:
+    found = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
+    if found is None:
+        raise SystemExit(
+            "Serving replicas needs HAProxy: install it with `sudo apt-get install haproxy` "
+            "(or `./scripts/install-debian-packages.sh haproxy`)."
+        )
+    return found
+
+
+def start_cluster():
+    """The one training cluster of every replica (a local one), warmed up; returns its client."""
+    from distributed import Client, fire_and_forget
+
+    from model.jobs.cluster import local_cluster
+    from model.jobs.queue import WARM_UP_PRIORITY
+    from model.jobs.tasks import warm_up
+
+    client = Client(local_cluster(), set_as_default=False)
+    fire_and_forget(client.submit(warm_up, pure=False, priority=WARM_UP_PRIORITY))
+    return client
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"A replica exited at start-up with status {process.returncode}; see its log.")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"The replica at {url} did not answer within {timeout_s:.0f} s.")
+
+
+class Replica:
+    """One `streamlit run app.py` on 127.0.0.1:port, started again whenever it exits."""
+
+    def __init__(self, number: int, port: int, env: dict, logs: Path, args: list[str]):
+        self.number, self.port, self.env, self.args = number, port, env, args
+        self.log = logs / f"replica-{number}.log"
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(self.port),
+            "--server.headless",
+            "true",
+            *self.args,
+        ]
+        out = open(self.log, "a")
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/serve.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--replicas", type=int, default=2, help=f"Streamlit processes on this machine (1-{MAX_REPLICAS})"
+    )
+    parser.add_argument("--port", type=int, default=8501, help="the proxy's port; replicas take the next ones")
+    parser.add_argument("--bind", default="0.0.0.0", help="the proxy's address (default: every interface)")
+    parser.add_argument(
+        "--backend", action="append", default=[], metavar="HOST:PORT", help="a replica on another machine (repeatable)"
+    )
+    parser.add_argument("--logs", type=Path, default=None, help="folder for the replicas' and the proxy's logs")
+    parser.add_argument("streamlit_args", nargs="*", help="passed to every `streamlit run` (after --)")
+    args = parser.parse_args(argv)
+    if not args.backend and not 1 <= args.replicas <= MAX_REPLICAS:
+        parser.error(f"--replicas must be 1 to {MAX_REPLICAS}")
+    if not 1 <= args.port <= 65535 - MAX_REPLICAS:
+        parser.error("--port must leave room for the replicas' ports above it")
+
+    logs = args.logs or Path(tempfile.mkdtemp(prefix="serve-"))
+    logs.mkdir(parents=True, exist_ok=True)
+    proxy_binary = haproxy()
+
+    env = dict(os.environ)
+    # Every replica signs and reads the same cookies (sign-in), whichever one a visitor reaches.
+    env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
+    client = None
+    if not args.backend and not env.get("DASK_SCHEDULER_ADDRESS"):
+        print("Starting the training cluster …", flush=True)
+        client = start_cluster()
+        env["DASK_SCHEDULER_ADDRESS"] = client.scheduler.address
+
+    replicas = (
+        []
+        if args.backend
+        else [Replica(n, args.port + n, env, logs, args.streamlit_args) for n in range(1, args.replicas + 1)]
+    )
+    for replica in replicas:
+        replica.start()
+    for replica in replicas:
+        wait_healthy(replica.url, replica.process)
+
+    config = logs / "haproxy.cfg"
+    backends = args.backend or [f"127.0.0.1:{r.port}" for r in replicas]
+    config.write_text(proxy_config(backends, f"{args.bind}:{args.port}"))
+    check_config(config)
+    proxy = subprocess.Popen(
+        [proxy_binary, "-W", "-db", "-f", str(config)],
+        stdout=open(logs / "haproxy.log", "a"),
+        stderr=subprocess.STDOUT,
+    )
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    print(
+        f"Serving http://{'localhost' if args.bind == '0.0.0.0' else args.bind}:{args.port} with "
+        f"{len(backends)} replica(s); logs in {logs}. Ctrl-C stops.",
+        flush=True,
+    )
+    try:
+        while not stopping:
+            if proxy.poll() is not None:
+                print(f"HAProxy exited with status {proxy.returncode}; see {logs / 'haproxy.log'}.", file=sys.stderr)
+                return 1
+            for replica in replicas:
+                if replica.process.poll() is not None:
+                    replica.restarts += 1
+                    print(
+                        f"Replica {replica.number} exited ({replica.process.returncode}); starting it again.",
+                        flush=True,
+                    )
+                    time.sleep(RESTART_DELAY_S)
+                    replica.start()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        proxy.terminate()
+        for replica in replicas:
+            replica.stop()
+        if client is not None:
+            client.close()
+            client.cluster.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
