@@ -14,7 +14,6 @@ are measured per row, to show bounded inputs cost nothing.
 from __future__ import annotations
 
 import argparse
-import errno
 import io
 import json
 import shutil
@@ -24,7 +23,6 @@ import time
 import tracemalloc
 import zipfile
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 from PIL import Image
@@ -75,17 +73,23 @@ class Rig:
         copy_default(SHIPPED, self.model)
         from model.store.collection import new_token, visitor_store
 
+        self.url = f"sqlite:///{self.home / 'samples.sqlite3'}"
         self.token = new_token()
-        self.store = visitor_store(self.token, self.home / "samples")
+        self.store = visitor_store(self.token, self.url)
         self.ids = [self.store.add(image(i), i).id for i in range(5)]
 
     def nothing_lost(self) -> bool:
         from model.store.defaults import load_default
+        from model.store.published import current_default
 
         try:
             entries = [e["id"] for e in self.store.entries()]
             [self.store.load(i) for i in self.ids]
-            return entries[:5] == self.ids and load_default(self.model).problem is None
+            return (
+                entries[:5] == self.ids
+                and load_default(self.model).problem is None
+                and current_default(self.model, self.url).problem is None
+            )
         except Exception:
             return False
 
@@ -94,7 +98,7 @@ class Rig:
 
 
 # What the code raises on purpose: each carries a sentence the page shows as it is.
-SENTENCES = ("SampleError", "DrawingError", "ModelFileError", "CollectionError")
+SENTENCES = ("SampleError", "DrawingError", "ModelFileError", "CollectionError", "StoreUnavailable")
 
 
 def attempt(action) -> tuple[str, bool, float, float]:
@@ -178,10 +182,15 @@ def rows(rig: Rig) -> list[dict]:
         ("canvas: an all-transparent drawing", "", lambda: f"no digit: {to_mnist(read_png(png((280, 280)), 840))}"),
         ("sample: strokes of 2 MiB", "", lambda: store.add(image(9), 3, {"objects": ["x" * (2 << 20)]})),
         ("sample: label '../../etc'", "", lambda: store.add(image(9), "../../etc")),
-        ("sample: a 2,001st sample", "", lambda: SampleStore(store.folder, max_samples=5).add(image(10), 1)),
+        (
+            "sample: a 2,001st sample",
+            "",
+            lambda: SampleStore(store.key, max_samples=5, url=rig.url).add(image(10), 1),
+        ),
         ("sample: delete an id that is a path", "", lambda: store.delete("../../model/net")),
-        ("sample: a damaged file in the collection", "", lambda: damaged_file(store)),
-        ("sample: the disk is full while saving", "", lambda: disk_full(store)),
+        ("sample: read an id that is SQL", "", lambda: store.load("x' OR '1'='1")),
+        ("sample: the disk is full while saving", "", lambda: disk_full(rig)),
+        ("sample: the database server cannot be reached", "", lambda: unreachable(rig.home)),
         ("collection: the token '../../etc' in the URL", "", lambda: collection_of("../../etc")),
         ("collection: a guessed token", "", lambda: collection_of("0" * 32)),
         ("default: card is valid JSON of the wrong shape", "", lambda: wrong_card(rig, load_default)),
@@ -196,6 +205,7 @@ def rows(rig: Rig) -> list[dict]:
             "",
             lambda: save_default(rig.model, b"PK\x03\x04junk", ModelCard()),
         ),
+        ("default: a saved row whose weights do not match its card", "", lambda: tampered_row(rig)),
     ]
     results = []
     for name, size, action in cases:
@@ -215,30 +225,60 @@ def rows(rig: Rig) -> list[dict]:
     return results
 
 
-def damaged_file(store):
-    good = next(store.folder.glob("*.npz")).read_bytes()
-    (store.folder / "20990101T000000000000-0123456789.npz").write_bytes(good[:50])
-    report = store.repair()
-    store.add(image(11), 1)  # a later save does not meet it again
-    store.delete(store.entries()[-1]["id"])
-    return f"set aside once: {report['set_aside']}, reported as damaged: {store.damaged()}"
+def disk_full(rig):
+    """SQLite's own "database or disk is full", made by forbidding the file to grow."""
+    from sqlalchemy import event
+
+    from model.store.db import engine
+
+    def tiny(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA max_page_count=1")
+
+    engine(rig.url).dispose()
+    event.listen(engine(rig.url), "connect", tiny)
+    try:
+        rig.store.import_file(npz(images=image_stack(300), labels=np.arange(300) % 10))
+        return "saved?"
+    finally:
+        event.remove(engine(rig.url), "connect", tiny)
+        engine(rig.url).dispose()
 
 
-def disk_full(store):
-    with mock.patch(
-        "model.store.samples.atomic_write_bytes", side_effect=OSError(errno.ENOSPC, "No space left on device")
-    ):
-        try:
-            store.add(image(12), 1)
-        except OSError as error:
-            return f"the page says: Could not save the sample: the server could not write it ({error.strerror})"
+def image_stack(n):
+    return np.random.default_rng(7).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+
+
+def unreachable(home):
+    from model.store.collection import new_token, visitor_store
+
+    visitor_store(new_token(), f"postgresql+psycopg://app@/none?host={home}&port=9").add(image(13), 1)
     return "saved?"
+
+
+def tampered_row(rig):
+    from sqlalchemy import update
+
+    from bench.faults import variant
+    from model.store.card import ModelCard
+    from model.store.db import engine
+    from model.store.published import current_default, publish
+    from model.store.schema import default_networks
+
+    publish(variant(SHIPPED.read_bytes(), 2), ModelCard(other={"note": "new"}), None, rig.model, rig.url)
+    with engine(rig.url).begin() as db:
+        db.execute(update(default_networks).where(default_networks.c.current).values(weights=b"PK garbage"))
+    loaded = current_default(rig.model, rig.url)
+    said = f"read {loaded.name}; the owner is told: {loaded.problem}"
+    with engine(rig.url).begin() as db:  # leave the rig as it was: nothing saved, the shipped network read
+        db.execute(default_networks.delete())
+    return said
 
 
 def collection_of(token):
     from model.store.collection import visitor_store
 
-    return f"an empty collection of its own: {len(visitor_store(token, Path(tempfile.mkdtemp())).entries())} samples"
+    url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'samples.sqlite3'}"
+    return f"an empty collection of its own: {len(visitor_store(token, url).entries())} samples"
 
 
 def wrong_card(rig, load_default):
@@ -275,7 +315,7 @@ def page_rows(rig: Rig) -> list[dict]:
     from streamlit.testing.v1 import AppTest
 
     os.environ["MODEL_PATH"] = str(rig.model)
-    os.environ["SAMPLES_PATH"] = str(rig.home / "samples")
+    os.environ["SAMPLES_DATABASE_URL"] = rig.url
     results = []
 
     def page(query=None, secrets=None):
@@ -299,9 +339,11 @@ def page_rows(rig: Rig) -> list[dict]:
             save_as_default("Forged #1")
             st.write(st.session_state.save_message[1])
 
-        before = rig.model.read_bytes()
+        from model.store.published import version
+
+        before = version(rig.url)
         at = AppTest.from_function(forged, default_timeout=60).run()
-        unchanged = rig.model.read_bytes() == before
+        unchanged = version(rig.url) == before
         return f"{at.markdown[0].value if at.markdown else at.exception} (default unchanged: {unchanged})"
 
     def password_guessing():
