@@ -357,9 +357,11 @@ class Session:
 
     def _receive(self, run: Run) -> str | None:
         """Read one message into `run` and this session; return a run's end status if it was one."""
-        opcode, data = self.ws.recv_data()
+        opcode, data = self.ws.recv_data(control_frame=True)  # a ping is answered (pong) and returned
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             raise ProtocolError("The server closed the websocket.")
+        if opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+            return None
         self.bytes_received += len(data)
         msg = ForwardMsg()
         msg.ParseFromString(data)

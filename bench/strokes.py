@@ -85,3 +85,12 @@ def string_array(widget_id: str, values: list[str]):
     state = WidgetState(id=widget_id)
     state.string_array_value.data[:] = values
     return state
+
+
+@functools.cache
+def blank_canvas() -> dict:
+    """The canvas's value after its "clear" button: no paths, a transparent PNG."""
+    buffer = io.BytesIO()
+    Image.new("RGBA", (280, 280), (0, 0, 0, 0)).save(buffer, format="PNG")
+    data = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"drawing": {"raw": {"version": "7.4.0", "objects": []}, "data": data}}

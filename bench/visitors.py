@@ -18,11 +18,15 @@ your handwriting" first. `LOAD_TRAINERS` and `LOAD_IMPORTERS` (environment)
 say how many of each; the rest draw.
 
 Every stroke is a Locust request ("stroke"), so Locust's stats and CSV
-hold the round trips; a stroke with no answer in 15 s is a failure. What
-Locust does not count (read right, Streamlit's exception boxes, trainings
-finished, the raw round trips for exact percentiles) each visitor adds to
-`COUNTS`, which workers report to the master (`report_to_master`) and the
-master writes to `LOAD_COUNTS_FILE` as JSON when the run ends.
+hold the round trips; a stroke with no answer in 15 s is a failure, and the
+visitor reconnects as a page does (same cookies, so the proxy's choice of
+replica holds while that replica lives). What Locust does not count, each
+visitor adds to `COUNTS`: every stroke as [when it was sent (Unix time),
+its round trip in ms or None, read right (1/0), Streamlit exception boxes],
+so that a benchmark can take exact percentiles over the window it
+measures; trainings finished and imports done. Workers report them to the
+master (`report_to_master`), which writes them to `LOAD_COUNTS_FILE` as JSON
+when the run ends.
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ from gevent import GreenletExit
 from locust import User, between, events, task
 
 from bench.protocol import ProtocolError, Session
-from bench.strokes import POOL, drawings, samples_file, string_array
+from bench.strokes import POOL, blank_canvas, drawings, samples_file, string_array
 
 STROKE_WAIT_S = (1.5, 3.0)
+# With LOAD_CLEAR=1 a visitor clears the canvas before each digit, as the Chromium pages of
+# `bench.pages` do, so that the two can be compared rerun for rerun (a clear is recorded with read -1).
+CLEAR_FIRST = os.environ.get("LOAD_CLEAR") == "1"
 ANSWER_TIMEOUT_S = 15.0
-COUNTS: dict = {"sent": 0, "answered": 0, "read_right": 0, "unanswered": 0, "exceptions": 0, "errors": []}
-COUNTS.update({"round_trips_ms": [], "trained": 0, "imported": 0, "connect_ms": []})
+COUNTS: dict = {"strokes": [], "errors": [], "trained": 0, "imported": 0, "connect_ms": []}
 
 
 class Drawer(User):
@@ -53,9 +59,14 @@ class Drawer(User):
     def on_start(self) -> None:
         self.session = Session(self.host, timeout_s=ANSWER_TIMEOUT_S)
         self.next = random.randrange(POOL)
+        self.open(self.session.connect)
+        self.setup()
+
+    def open(self, connect) -> None:
+        """Connect (or reconnect) and find the canvas and its fragment in the first run."""
         started = time.perf_counter()
         try:
-            first = self.session.connect()
+            first = connect()
             self.canvas = self.session.widget("bidi_component", "canvas").id
             self.fragment = next(
                 fragment for path, fragment, element in first.elements if element.WhichOneof("type") == "bidi_component"
@@ -67,7 +78,6 @@ class Drawer(User):
             raise  # Locust logs it and stops this visitor
         self._fire("connect", started, None)
         COUNTS["connect_ms"].append((time.perf_counter() - started) * 1000)
-        self.setup()
 
     def setup(self) -> None:
         """What this kind of visitor does first (nothing: a drawer draws)."""
@@ -88,36 +98,32 @@ class Drawer(User):
     def stroke(self) -> None:
         value, label = drawings()[self.next % POOL]
         self.next += 1
+        if CLEAR_FIRST:
+            self.session.set_json(self.canvas, blank_canvas())
+            sent, started = time.time(), time.perf_counter()
+            try:
+                run = self.session.rerun(self.fragment)
+                COUNTS["strokes"].append([sent, round((time.perf_counter() - started) * 1000, 2), -1, 0])
+            except (ProtocolError, OSError) as error:
+                COUNTS["errors"].append(f"clear: {error}"[:200])
         self.session.set_json(self.canvas, value)
-        COUNTS["sent"] += 1
-        started = time.perf_counter()
+        sent, started = time.time(), time.perf_counter()
         try:
             run = self.session.rerun(self.fragment)
             for url in run.media_urls():
                 self.session.media(url)
         except GreenletExit:  # the run's end stopped this visitor mid-stroke: neither answered nor lost
-            COUNTS["sent"] -= 1
             raise
         except (ProtocolError, OSError) as error:
-            COUNTS["unanswered"] += 1
+            COUNTS["strokes"].append([sent, None, 0, 0])
             COUNTS["errors"].append(str(error)[:200])
             self._fire("stroke", started, error)
-            self._reconnect()
+            self.open(self.session.reconnect)  # as the page does: same cookies, a new websocket
             return
         ms = (time.perf_counter() - started) * 1000
-        COUNTS["answered"] += 1
-        COUNTS["round_trips_ms"].append(round(ms, 2))
-        COUNTS["read_right"] += run.metric("Prediction") == str(label)
-        COUNTS["exceptions"] += len(run.exceptions())
+        right = int(run.metric("Prediction") == str(label))
+        COUNTS["strokes"].append([sent, round(ms, 2), right, len(run.exceptions())])
         self._fire("stroke", started, None)
-
-    def _reconnect(self) -> None:
-        """After a lost answer the page's state is unknown: a browser would reload; so does this visitor."""
-        self.session.close()
-        try:
-            self.on_start()
-        except Exception:  # counted in on_start; Locust stops this visitor
-            raise
 
     @task
     def draw(self) -> None:
@@ -185,7 +191,7 @@ def _report(client_id, data):
     for value in COUNTS.values():
         if isinstance(value, list):
             value.clear()
-    for key in ("sent", "answered", "read_right", "unanswered", "exceptions", "trained", "imported"):
+    for key in ("trained", "imported"):
         COUNTS[key] = 0
 
 

@@ -1,0 +1,162 @@
+"""Real Chromium pages drawing on a server, for the load benchmarks' check against real browsers.
+
+Each page is a browser context of its own (its own cookies and session),
+driven by Playwright's async API so that all draw at the same time: clear
+the canvas, draw one of a few mouse strokes, wait for the rerun that
+answers it (the page's `data-test-script-state` back to `notRunning`
+after the mouse-up), count it; a stroke the page has not answered in 15 s
+counts as dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+
+from bench.browser import SINGLE_STROKES, WATCH
+from bench.chromium import CHROMIUM, CHROMIUM_FLAGS
+
+ANSWER_TIMEOUT_S = 15
+
+
+def tree_rss_mb(pid: int) -> tuple[float, float]:
+    """(the process alone, the process and all its descendants) resident set, MB, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo += children.get(p, [])
+    return rss.get(pid, 0) / 2**20, total / 2**20
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of one process (all its threads), seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and every descendant still running, seconds."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += cpu_seconds(p)
+        except (OSError, IndexError, ValueError):
+            pass
+        todo += children.get(p, [])
+    return total
+
+
+class MemoryWatch(threading.Thread):
+    """The peak resident set of some processes and their descendants, sampled every half second."""
+
+    def __init__(self, pids: list[int]):
+        super().__init__(daemon=True)
+        self.pids, self.peak_servers, self.peak_tree, self.running = pids, 0.0, 0.0, True
+
+    def run(self):
+        while self.running:
+            sizes = [tree_rss_mb(pid) for pid in self.pids]
+            self.peak_servers = max(self.peak_servers, sum(own for own, _ in sizes))
+            self.peak_tree = max(self.peak_tree, sum(tree for _, tree in sizes))
+            time.sleep(0.5)
+
+
+async def _wait_answer(page, timeout_s: float) -> float | None:
+    """ms from the last mouse-up to the end of the rerun answering it; None if none came in time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = await page.evaluate("""() => { const m = window.__marks, up = Math.max(0, ...m.mouseup);
+            const s = document.querySelector('[data-testid="stApp"]').getAttribute('data-test-script-state');
+            const after = m.idle.filter(t => t > up);
+            return s === 'notRunning' && after.length ? after[after.length - 1] - up : null; }""")
+        if done is not None:
+            return done
+        await asyncio.sleep(0.05)
+    return None
+
+
+async def _draw(page, box, strokes):
+    for stroke in strokes:
+        x, y = stroke[0]
+        await page.mouse.move(box["x"] + x, box["y"] + y)
+        await page.mouse.down()
+        for x, y in stroke[1:]:
+            await page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+        await page.mouse.up()
+
+
+async def _clear(page):
+    await page.locator("canvas.upper-canvas").first.hover()
+    await page.get_by_role("button", name="Reset canvas & history").click()
+
+
+async def page_visitor(browser, url: str, number: int, seconds: float, stats: dict, gap_s: float = 2.0) -> None:
+    """One page drawing for `seconds`, a stroke every `gap_s` or so; adds to `stats`."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    page.on("pageerror", lambda error: stats["page_errors"].append(f"page {number}: {error}"))
+    await page.goto(url, timeout=120_000)
+    canvas = page.locator("canvas.upper-canvas").first
+    await canvas.wait_for(timeout=120_000)
+    box = await canvas.bounding_box()
+    await page.evaluate(WATCH)
+    until = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < until:
+        try:
+            await _clear(page)
+            await _wait_answer(page, 5)
+            await page.evaluate("() => { const m = window.__marks; m.mouseup.length = 0; m.idle.length = 0; }")
+            await _draw(page, box, SINGLE_STROKES[(number + n) % len(SINGLE_STROKES)])
+            n += 1
+            ms = await _wait_answer(page, ANSWER_TIMEOUT_S)
+            if ms is None:
+                stats["dropped"] += 1
+                continue
+            stats["reruns"] += 2  # the clear is a rerun of the fragment too
+            stats["round_trips"].append(ms)
+            await asyncio.sleep(gap_s)
+        except Exception as error:  # a Playwright timeout: counted, the page goes on
+            stats["driver_errors"].append(str(error).splitlines()[0])
+    await context.close()
+
+
+def draw_in_pages(url: str, pages: int, seconds: float) -> dict:
+    """`pages` Chromium pages drawing at once for `seconds`; what they saw."""
+    from playwright.async_api import async_playwright
+
+    stats = {"reruns": 0, "dropped": 0, "round_trips": [], "page_errors": [], "driver_errors": []}
+
+    async def main():
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            await asyncio.gather(*[page_visitor(browser, url, n, seconds, stats) for n in range(pages)])
+            await browser.close()
+
+    asyncio.run(main())
+    return stats
