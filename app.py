@@ -24,7 +24,7 @@ from ui import keys
 from ui.access import is_owner
 from ui.bars import READING_STYLE
 from ui.handwriting import forget_sample_total
-from ui.session import Network, active_network, housekeeping
+from ui.session import Network, active_network, freeze_what_is_loaded, housekeeping
 from ui.sidebar import sidebar
 
 CANVAS_SIDE = 280
@@ -98,10 +98,10 @@ def show_prediction(probabilities: np.ndarray, digit_image: np.ndarray) -> None:
 
 
 def explore(network: Network | None, digit_image: np.ndarray | None) -> None:
-    """The panels for learners, computed only when one is open."""
+    """The panel for learners opened with "Look closer" (above the canvas), computed only when one is open."""
     if network is None:
         return
-    view = st.segmented_control("Look closer", EXPLORE, key=keys.EXPLORE)
+    view = st.session_state.get(keys.EXPLORE)
     if view == EXPLORE[0]:
         from ui.inside import inside_the_network
 
@@ -124,13 +124,14 @@ def reading() -> None:
 
 forget_sample_total()  # a full run counts the visitor's samples again (a stroke does not)
 # What does not change with a stroke stays outside the fragment, so a stroke
-# neither reruns nor sends it again: the title, the brush, the bars' style.
+# neither reruns nor sends it again: the title, the brush, "Look closer", the bars' style.
 st.title("✍️ Read my digit")
 st.write(  # the canvas's own toolbar (undo, redo, clear) appears just above it on hover
     "Draw a digit: a neural network trained on MNIST reads it as you draw. "
     "Train your own network in the sidebar and compare. Undo, redo and clear: hover over the box, top right."
 )
-st.slider(
+brush_column, explore_column = st.columns([1, 1.35], gap="large")  # above the canvas and the reading
+brush_column.slider(
     "Brush width",
     6,
     40,
@@ -139,6 +140,13 @@ st.slider(
     width=CANVAS_SIDE,
     help="About 18 px gives strokes as thick as MNIST's for a digit that fills the box.",
 )
+explore_column.segmented_control(
+    "Look closer",
+    EXPLORE,
+    key=keys.EXPLORE,
+    help="Opens a panel under the drawing; nothing is computed until you open one.",
+)
 st.html(READING_STYLE)
 reading()
 sidebar()
+freeze_what_is_loaded()  # once, after the first full run has loaded what the page needs

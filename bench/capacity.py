@@ -191,6 +191,37 @@ def warm(servers: Servers, quiet_for_s: float = 5, timeout_s: float = 120) -> No
             return
 
 
+class CpuTimeline(threading.Thread):
+    """The servers' and the load generator's CPU seconds, read every half second, to take any window of them."""
+
+    def __init__(self, servers: Servers, generator_pid: int):
+        super().__init__(daemon=True)
+        self.servers, self.generator_pid, self.running = servers, generator_pid, True
+        self.points: list[tuple[float, float, float]] = []  # (time, servers' CPU, generator's CPU)
+
+    def run(self):
+        while self.running:
+            try:
+                self.points.append((time.time(), self.servers.cpu(), tree_cpu_seconds(self.generator_pid)))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+
+    @property
+    def last_time(self) -> float:
+        return self.points[-1][0] if self.points else time.time()
+
+    def _at(self, when: float, column: int) -> float:
+        times = [p[0] for p in self.points]
+        return float(np.interp(when, times, [p[column] for p in self.points]))
+
+    def servers_between(self, start: float, end: float) -> float:
+        return self._at(end, 1) - self._at(start, 1)
+
+    def generator_between(self, start: float, end: float) -> float:
+        return self._at(end, 2) - self._at(start, 2)
+
+
 def load(servers: Servers, visitors: int, seconds: float, home: Path, **env) -> dict:
     """`visitors` Locust visitors against `servers` for `seconds` (after they have all connected)."""
     counts = home / f"counts-{visitors}-{time.time():.0f}.json"
@@ -198,7 +229,7 @@ def load(servers: Servers, visitors: int, seconds: float, home: Path, **env) -> 
     processes = 1 if visitors <= 120 else 2
     command = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "visitors.py"), "--headless"]
     command += ["--host", f"{servers.url}/", "-u", str(visitors), "-r", str(SPAWN_PER_S)]
-    command += ["-t", f"{ramp + SETTLE_S + seconds + 3:.0f}s", "--only-summary", "--stop-timeout", "5"]
+    command += ["-t", f"{ramp + SETTLE_S + seconds + 15:.0f}s", "--only-summary", "--stop-timeout", "5"]  # + start-up
     command += ["--csv", str(home / f"locust-{visitors}"), "--processes", str(processes)]
     environment = {**os.environ, "LOAD_COUNTS_FILE": str(counts), **{k: str(v) for k, v in env.items()}}
     watch = MemoryWatch(servers.pids)
@@ -207,18 +238,24 @@ def load(servers: Servers, visitors: int, seconds: float, home: Path, **env) -> 
     generator = subprocess.Popen(
         command, cwd=ROOT, env=environment, stdout=open(home / "locust.log", "a"), stderr=subprocess.STDOUT
     )
-    time.sleep(ramp + SETTLE_S)
-    window_start, cpu_start, gen_start = time.time(), servers.cpu(), tree_cpu_seconds(generator.pid)
-    time.sleep(seconds)
-    window_end, cpu_end, gen_end = time.time(), servers.cpu(), tree_cpu_seconds(generator.pid)
-    generator.wait(timeout=300)
+    timeline = CpuTimeline(servers, generator.pid)
+    timeline.start()
+    generator.wait(timeout=ramp + SETTLE_S + seconds + 600)
+    timeline.running = False
     watch.running = False
     found = json.loads(counts.read_text()) if counts.exists() else {"strokes": [], "errors": ["no counts written"]}
+    # The window opens once every visitor has drawn (a session's first stroke sets it up: not a steady stroke).
+    first = {}
+    for stroke in found["strokes"]:
+        first[stroke[4]] = min(first.get(stroke[4], stroke[0]), stroke[0])
+    window_start = (max(first.values()) if first else time.time()) + 1.0
+    window_end = min(window_start + seconds, timeline.last_time - 1.0)
     inside = [s for s in found["strokes"] if window_start <= s[0] < window_end]
     drawn = [s for s in inside if s[2] != -1]
     answered = [s for s in inside if s[1] is not None and s[1] <= 15_000 and s[0] + s[1] / 1000 <= window_end]
     times = np.array([s[1] for s in answered]) if answered else np.array([np.nan])
-    cpu = cpu_end - cpu_start
+    cpu = timeline.servers_between(window_start, window_end)
+    generator_cpu = timeline.generator_between(window_start, window_end)
     return {
         "visitors": visitors,
         "seconds": window_end - window_start,
@@ -235,7 +272,7 @@ def load(servers: Servers, visitors: int, seconds: float, home: Path, **env) -> 
         "max": float(np.max(times)),
         "cpu_per_stroke_ms": 1000 * cpu / max(1, len(answered)),
         "cpu_share": cpu / (window_end - window_start),
-        "generator_share": (gen_end - gen_start) / (window_end - window_start) / (os.cpu_count() or 1),
+        "generator_share": generator_cpu / (window_end - window_start) / (os.cpu_count() or 1),
         "memory_servers": watch.peak_servers,
         "memory_tree": watch.peak_tree,
         "trained": found.get("trained", 0),

@@ -22,7 +22,8 @@ hold the round trips; a stroke with no answer in 15 s is a failure, and the
 visitor reconnects as a page does (same cookies, so the proxy's choice of
 replica holds while that replica lives). What Locust does not count, each
 visitor adds to `COUNTS`: every stroke as [when it was sent (Unix time),
-its round trip in ms or None, read right (1/0), Streamlit exception boxes],
+its round trip in ms or None, read right (1/0), Streamlit exception boxes,
+the visitor's number],
 so that a benchmark can take exact percentiles over the window it
 measures; trainings finished and imports done. Workers report them to the
 master (`report_to_master`), which writes them to `LOAD_COUNTS_FILE` as JSON
@@ -59,6 +60,7 @@ class Drawer(User):
     def on_start(self) -> None:
         self.session = Session(self.host, timeout_s=ANSWER_TIMEOUT_S)
         self.next = random.randrange(POOL)
+        self.number = random.getrandbits(48)
         self.open(self.session.connect)
         self.setup()
 
@@ -103,7 +105,7 @@ class Drawer(User):
             sent, started = time.time(), time.perf_counter()
             try:
                 run = self.session.rerun(self.fragment)
-                COUNTS["strokes"].append([sent, round((time.perf_counter() - started) * 1000, 2), -1, 0])
+                COUNTS["strokes"].append([sent, round((time.perf_counter() - started) * 1000, 2), -1, 0, self.number])
             except (ProtocolError, OSError) as error:
                 COUNTS["errors"].append(f"clear: {error}"[:200])
         self.session.set_json(self.canvas, value)
@@ -115,14 +117,14 @@ class Drawer(User):
         except GreenletExit:  # the run's end stopped this visitor mid-stroke: neither answered nor lost
             raise
         except (ProtocolError, OSError) as error:
-            COUNTS["strokes"].append([sent, None, 0, 0])
+            COUNTS["strokes"].append([sent, None, 0, 0, self.number])
             COUNTS["errors"].append(str(error)[:200])
             self._fire("stroke", started, error)
             self.open(self.session.reconnect)  # as the page does: same cookies, a new websocket
             return
         ms = (time.perf_counter() - started) * 1000
         right = int(run.metric("Prediction") == str(label))
-        COUNTS["strokes"].append([sent, round(ms, 2), right, len(run.exceptions())])
+        COUNTS["strokes"].append([sent, round(ms, 2), right, len(run.exceptions()), self.number])
         self._fire("stroke", started, None)
 
     @task
@@ -167,7 +169,7 @@ class Importer(Drawer):
     def setup(self) -> None:
         explore = self.session.widget("button_group", "explore")
         self.session.values[explore.id] = string_array(explore.id, ["Teach it your handwriting"])
-        self.session.rerun(self.fragment)
+        self.session.rerun()  # "Look closer" is outside the canvas's fragment: the whole page reruns
         started = time.perf_counter()
         try:
             run = self.session.upload(None, "my_digits.npz", samples_file(), self.fragment)

@@ -126,7 +126,7 @@ def stroke(session: Session, drawing) -> str | None:
 
 def open_teach_panel(session: Session):
     session.set("button_group", "explore", ["Teach it your handwriting"])
-    return session.rerun(session.fragment)
+    return session.rerun()  # "Look closer" is outside the canvas's fragment: the whole page reruns
 
 
 def samples_said(run) -> str:

@@ -18,7 +18,8 @@ BLUE = np.array([45, 110, 210], np.float32)
 
 def png(rgb_or_gray: np.ndarray, factor: int = 4) -> bytes:
     image = Image.fromarray(np.clip(np.rint(rgb_or_gray), 0, 255).astype(np.uint8))
-    image = image.resize((image.width * factor, image.height * factor), Image.NEAREST)
+    if factor != 1:
+        image = image.resize((image.width * factor, image.height * factor), Image.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()

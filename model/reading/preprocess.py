@@ -55,7 +55,7 @@ def read_png(data: bytes, max_side: int, max_bytes: int = 2 << 20) -> np.ndarray
             width, height = image.size
             if not (8 <= width <= max_side and 8 <= height <= max_side):
                 raise DrawingError(f"The drawing is {width}×{height} px; the canvas is at most {max_side} px a side.")
-            return np.asarray(image.convert("RGBA"))
+            return np.asarray(image if image.mode == "RGBA" else image.convert("RGBA"))
     except DrawingError:
         raise
     except Image.DecompressionBombError:  # refused by Pillow's own limit, from the header too
