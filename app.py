@@ -39,7 +39,6 @@ Image.MAX_IMAGE_PIXELS = MAX_DRAWING_SIDE**2
 
 st.set_page_config(page_title="Read my digit", page_icon="✍️", layout="wide")
 one_blas_thread()  # once per server process: no BLAS threads spinning between visitors' strokes
-housekeeping()
 
 
 def draw_and_predict() -> tuple[Network | None, np.ndarray | None]:
@@ -148,5 +147,6 @@ explore_column.segmented_control(
 )
 st.html(READING_STYLE)
 reading()
+housekeeping()  # once per server process, after the canvas is up: open the database, import the old folders
 sidebar()
 freeze_what_is_loaded()  # once, after the first full run has loaded what the page needs

@@ -37,6 +37,7 @@ from model.store.collection import CollectionError, account_store, is_token, loc
 from model.store.ratelimit import RateLimit
 from model.store.samples import SampleStore
 from ui import keys
+from ui.session import housekeeping
 
 TOKEN_PARAM = "samples"
 # Tries of the admin password per visitor's address per minute, counted in the database so that every
@@ -139,6 +140,7 @@ def sample_store(create: bool = False) -> SampleStore | None:
 
     With `create`, a visitor without one gets a new token, put in the URL.
     """
+    housekeeping()  # the database opened and the old folder store imported before any sample is read or saved
     account = account_id()
     if account is not None:
         return account_store(account)
