@@ -101,6 +101,14 @@ def main(argv=None) -> int:
                 "",
             ],
             [
+                "2. the browser's own work per stroke and its clear (Chromium's counters: all tasks / script / "
+                "layout / style), median",
+                " / ".join(f"{v:.0f}" for v in b["app_browser_work_ms"].values()) + " ms",
+                " / ".join(f"{v:.0f}" for v in b["bare_browser_work_ms"].values()) + " ms",
+                f"{b['app_browser_work_ms']['all tasks'] / b['bare_browser_work_ms']['all tasks']:.2f}×",
+                "",
+            ],
+            [
                 "4. cold start: `streamlit run` → canvas ready",
                 f"{b['app_canvas_ready_s']:.2f} s",
                 f"{b['bare_canvas_ready_s']:.2f} s (bare page)",

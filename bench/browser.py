@@ -11,6 +11,10 @@ and one st.metric (bench/bare_app.py).
   what is drawn after it.
 - Cold start: from `streamlit run` to a canvas a person can draw on, and to
   the first prediction of a stroke drawn as soon as it is.
+- The browser's own work per stroke, from Chromium's own counters (the
+  DevTools protocol's `Performance.getMetrics`: script, layout and style
+  recalculation, and every task on the page's main thread), read before and
+  after each timed stroke (its clear included, as a visitor does it).
 - Memory: the server's resident set after 10 predictions and after one
   default retrain from the sidebar on the full MNIST.
 """
@@ -134,8 +138,18 @@ def wait_quiet(page, quiet_ms: float = 400, timeout_s: float = 30, after_stroke:
     return False
 
 
+CHROMIUM_WORK = {"TaskDuration": "all tasks", "ScriptDuration": "script", "LayoutDuration": "layout"}
+CHROMIUM_WORK["RecalcStyleDuration"] = "style"
+
+
+def chromium_work(cdp) -> dict[str, float]:
+    """Chromium's own counters of the page's main-thread work so far, ms (DevTools' Performance domain)."""
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {name: 1000 * metrics.get(name, 0.0) for name in CHROMIUM_WORK}
+
+
 def round_trips(browser, url: str, strokes: int) -> dict[str, list[float]]:
-    """Per stroke: ms to the last page change, and how much of it was the rerun itself.
+    """Per stroke: ms to the last page change, how much of it was the rerun itself, and Chromium's own work.
 
     Now and then the canvas drops a stroke drawn right after a clear and the
     page never answers; such strokes are counted in `missed`, not timed.
@@ -144,8 +158,12 @@ def round_trips(browser, url: str, strokes: int) -> dict[str, list[float]]:
     page.goto(url)
     box = canvas_box(page)
     page.evaluate(WATCH)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
     total, rerun, missed = [], [], 0
+    work: dict[str, list[float]] = {name: [] for name in CHROMIUM_WORK}
     for i in range(strokes + 2):  # the first two warm up (imports, first chart)
+        before = chromium_work(cdp)
         clear_canvas(page)
         wait_quiet(page, after_stroke=True, timeout_s=5)  # the clear's own rerun
         page.evaluate(
@@ -162,8 +180,11 @@ def round_trips(browser, url: str, strokes: int) -> dict[str, list[float]]:
         if i >= 2 and after and idle:
             total.append(max(after) - up)
             rerun.append(idle[-1] - up)
+            done = chromium_work(cdp)
+            for name in CHROMIUM_WORK:
+                work[name].append(done[name] - before[name])
     page.close()
-    return {"total": total, "rerun": rerun, "missed": missed}
+    return {"total": total, "rerun": rerun, "missed": missed, "work": work}
 
 
 def retrain_in_browser(browser, url: str) -> float:
@@ -228,6 +249,8 @@ def run(strokes: int = 24) -> dict:
             "bare_round_trip_p90_ms": p90(bare_trips["total"]),
             "bare_rerun_median_ms": median(bare_trips["rerun"]),
             "round_trip_ratio": median(app_trips["total"]) / median(bare_trips["total"]),
+            "app_browser_work_ms": {CHROMIUM_WORK[k]: median(v) for k, v in app_trips["work"].items()},
+            "bare_browser_work_ms": {CHROMIUM_WORK[k]: median(v) for k, v in bare_trips["work"].items()},
             "app_canvas_ready_s": app_ready,
             "bare_canvas_ready_s": bare_ready,
             "canvas_ready_ratio": app_ready / bare_ready,

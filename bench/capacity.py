@@ -52,7 +52,7 @@ from bench.report import machine, replace_section, table
 from model.store.defaults import copy_default
 
 SETTLE_S = 5  # after the last visitor connected, before the window opens
-SPAWN_PER_S = 20
+SPAWN_PER_S = 5  # visitors arriving per second: a class opening the page within a minute, not all at once
 
 
 class Servers:
@@ -278,15 +278,16 @@ def load(servers: Servers, visitors: int, seconds: float, home: Path, **env) -> 
         "trained": found.get("trained", 0),
         "imported": found.get("imported", 0),
         "errors": found.get("errors", [])[:5],
+        "connected": len(first),
+        "connect_failures": sum(1 for e in found.get("errors", []) if e.startswith("connect:")),
     }
 
 
 def browsers_against_protocol(servers: Servers, pages: int, seconds: float, home: Path) -> dict:
     """The server's CPU per rerun for `pages` Chromium pages, then for as many protocol visitors, all clearing
     and drawing."""
-    start = servers.cpu()
-    seen = draw_in_pages(servers.url, pages, seconds)
-    browser_cpu = servers.cpu() - start
+    seen = draw_in_pages(servers.url, pages, seconds, servers.cpu)
+    browser_cpu = seen["cpu_end"] - seen["cpu_start"]
     time.sleep(3)
     protocol = load(servers, pages, seconds, home, LOAD_CLEAR=1)
     browser_per_rerun = 1000 * browser_cpu / max(1, seen["reruns"])
@@ -345,9 +346,10 @@ def run(args) -> dict:
 def row(where: str, m: dict, single_p50: float, bare_cpu: dict[int, float]) -> list:
     reference = bare_cpu.get(m["visitors"])
     ratio = f" ({m['cpu_per_stroke_ms'] / reference:.2f}× bare)" if reference else ""
+    connected = m.get("connected", m["visitors"])
     return [
         where,
-        m["visitors"],
+        m["visitors"] if connected >= m["visitors"] else f"{m['visitors']} (only {connected} drew)",
         f"{m['drawn']} / {m['answered']} / {m['read_right']}",
         m["unanswered"],
         f"{m['exceptions']} / {m['tracebacks']}",
