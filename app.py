@@ -24,7 +24,7 @@ from ui import keys
 from ui.access import is_owner
 from ui.bars import READING_STYLE
 from ui.handwriting import forget_sample_total
-from ui.session import Network, active_network, freeze_what_is_loaded, housekeeping
+from ui.session import Network, active_network, freeze_what_is_loaded, open_database
 from ui.sidebar import sidebar
 
 CANVAS_SIDE = 280
@@ -147,6 +147,6 @@ explore_column.segmented_control(
 )
 st.html(READING_STYLE)
 reading()
-housekeeping()  # once per server process, after the canvas is up: open the database, import the old folders
+open_database()  # once per server process, after the canvas is up: open the database, import the old folders
 sidebar()
 freeze_what_is_loaded()  # once, after the first full run has loaded what the page needs

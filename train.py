@@ -22,6 +22,8 @@ from model.store.atomic import check_writable
 from model.store.card import card_path
 from model.store.data import MnistUnavailable, load_mnist, mnist_source, provenance
 
+REAL_SOURCES = ("digilets", "ardis", "hwd")  # model.training.real.SOURCES, named here so --help needs no import
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a mistake costs one line, not the whole usage text."""
@@ -67,10 +69,47 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     add(
         "--extra",
-        metavar="FOLDER",
+        metavar="COLLECTION",
         default=None,
-        help="a folder of your own labelled samples saved by the app (e.g. data/my_digits): a fixed fifth "
-        "is held out and scored, the rest is added to the training data, repeated to about a sixth of it",
+        help="your own labelled samples saved by the app, from its database: 'local' (this machine's) or the "
+        "code of a private link (?samples=...); a fixed fifth is held out and scored, the rest is added to the "
+        "training data, repeated to about a sixth of it",
+    )
+    add(
+        "--extra-real",
+        metavar="PATH",
+        default=None,
+        help="real writers' digits to add to the training part: the training writers' file that "
+        "`python -m bench.real_writers prepare` writes (data/real_writers/train.npz, or its folder); never the judge's",
+    )
+    add(
+        "--real-renderings",
+        type=int,
+        default=6,
+        metavar="N",
+        help="with --extra-real: times each DigiLeTs digit is drawn, with random brushes (1 to 20; default: 6)",
+    )
+    add(
+        "--real-sources",
+        nargs="+",
+        default=list(REAL_SOURCES),
+        choices=REAL_SOURCES,
+        help="with --extra-real: which parts of the file to train on (default: all)",
+    )
+    add(
+        "--teacher",
+        metavar="PATH",
+        nargs="+",
+        default=None,
+        help="a stronger network (.keras, e.g. `python -m bench.judge train`'s CNN) to distil, or several, "
+        "averaged: the network also learns their softened answers (model/training/distill.py)",
+    )
+    add("--temperature", type=float, default=4.0, help="with --teacher: the softening temperature (default: 4)")
+    add(
+        "--teacher-share",
+        type=float,
+        default=0.7,
+        help="with --teacher: the share of the loss on the teacher's answers (default: 0.7)",
     )
     add(
         "--out",
@@ -92,13 +131,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unwritable = check_writable(args.out)
     if unwritable:
         parser.error(f"cannot save to {args.out}: {unwritable}.")
-    if args.extra is not None:
-        from model.store.samples import SampleStore
+    if args.extra_real is not None:
+        from model.training.real import MAX_RENDERINGS, check
 
-        if not Path(args.extra).is_dir():
-            parser.error(f"--extra {args.extra} is not a folder of samples.")
-        if not SampleStore(args.extra).entries():
-            parser.error(f"--extra {args.extra} holds no samples.")
+        if not 1 <= args.real_renderings <= MAX_RENDERINGS:
+            parser.error(f"--real-renderings must be 1 to {MAX_RENDERINGS} (got {args.real_renderings}).")
+        if problem := check(args.extra_real):
+            parser.error(f"--extra-real: {problem}")
+    if args.teacher is not None:
+        from model.training.distill import Distillation
+
+        for path in args.teacher:
+            if not (path.endswith(".keras") and Path(path).is_file()):
+                parser.error(f"--teacher {path} is not a .keras file.")
+        args.distillation = Distillation(args.temperature, args.teacher_share)
+        if problems := args.distillation.problems():
+            parser.error(" ".join(problems))
+    if args.extra is not None:
+        from model.store.collection import CollectionError, named_store
+        from model.store.db import StoreUnavailable
+
+        try:
+            if not named_store(args.extra).used()[0]:
+                parser.error(f"--extra {args.extra} holds no samples.")
+        except (CollectionError, StoreUnavailable) as error:
+            parser.error(f"--extra: {error}")
     return args
 
 
@@ -123,24 +180,30 @@ def print_result(result, started: float) -> None:
     )
 
 
-def own_samples(folder: str, mnist) -> dict:
+def own_samples(collection: str, mnist) -> dict:
     """A person's samples: the held-out fifth aside, the rest mixed into MNIST's training split."""
+    from model.store.collection import named_store
     from model.store.holdout import split_samples
-    from model.store.samples import SampleStore
     from model.training.finetune import training_mix
 
-    images, labels, ids = SampleStore(folder).arrays()
+    images, labels, ids = named_store(collection).arrays()
     (own_x, own_y), (held_x, held_y) = split_samples(images, labels, ids)
     (x_train, y_train), test = mnist
     mixed = training_mix(x_train, y_train, own_x, own_y, mnist_subset=len(x_train))
-    print(f"Adding {len(own_x)} of your {len(images)} samples from {folder} ({len(held_x)} held out).")
-    return {"mnist": (mixed, test), "folder": folder, "trained_on": len(own_x), "held_x": held_x, "held_y": held_y}
+    print(f"Adding {len(own_x)} of your {len(images)} samples from {collection} ({len(held_x)} held out).")
+    return {
+        "mnist": (mixed, test),
+        "collection": collection,
+        "trained_on": len(own_x),
+        "held_x": held_x,
+        "held_y": held_y,
+    }
 
 
 def score_held_out(net, extra: dict) -> dict:
     from model.reading.metrics import evaluate
 
-    held = {"folder": extra["folder"], "trained_on": extra["trained_on"], "held_out": len(extra["held_y"])}
+    held = {"collection": extra["collection"], "trained_on": extra["trained_on"], "held_out": len(extra["held_y"])}
     if len(extra["held_y"]):
         held["held_out_accuracy"] = evaluate(net.probabilities(extra["held_x"] / 255.0), extra["held_y"]).accuracy
         print(f"Your held-out samples: {held['held_out_accuracy']:.2%} of {held['held_out']} read right.")
@@ -154,10 +217,10 @@ def train_on_cluster(args) -> int:
     from model.jobs.tasks import keras_file_task, train_task
     from model.store.defaults import save_default
 
-    if args.data or args.extra:
+    if args.data or args.extra or args.extra_real or args.teacher:
         print(
             "train.py: error: with DASK_SCHEDULER_ADDRESS set, the workers read their own MNIST_PATH: "
-            "--data and --extra work only without it (unset DASK_SCHEDULER_ADDRESS).",
+            "--data, --extra, --extra-real and --teacher work only without it (unset DASK_SCHEDULER_ADDRESS).",
             file=sys.stderr,
         )
         return 2
@@ -226,14 +289,34 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         mnist = extra["mnist"]
 
+    real = None
+    if args.extra_real:
+        from model.training.real import real_training_digits
+
+        images, labels, info = real_training_digits(
+            args.extra_real, args.real_renderings, args.config.seed, tuple(args.real_sources)
+        )
+        print(f"Adding {len(labels):,} real writers' digits from {info['file']} ({', '.join(info['used'])}).")
+
     # TensorFlow is imported only now: argument errors and --help stay instant.
     from model.training.keras_ann import save_model
-    from model.training.run import fit_network
+    from model.training.run import RealExtra, Teacher, fit_network
 
+    if args.extra_real:
+        real = RealExtra(images, labels, info)
+    teacher = Teacher(tuple(args.teacher), args.distillation) if args.teacher else None
     config = args.config
     command = config.command(out=args.out, data=str(source) if source else None)
     if extra:
         command += " " + shlex.join(["--extra", args.extra])
+    if real:
+        words = ["--extra-real", args.extra_real, "--real-renderings", str(args.real_renderings)]
+        if tuple(args.real_sources) != REAL_SOURCES:
+            words += ["--real-sources", *args.real_sources]
+        command += " " + shlex.join(words)
+    if teacher:
+        distil = ["--temperature", repr(args.temperature), "--teacher-share", repr(args.teacher_share)]
+        command += " " + shlex.join(["--teacher", *args.teacher, *distil])
     print(f"Training {config.hidden} on {len(mnist[0][0])} images for {config.epochs} epochs …", flush=True)
     started = time.perf_counter()
     try:
@@ -243,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
             data_info,
             command=command,
             on_progress=print_progress,
+            extra=real,
+            teacher=teacher,
         )
         if extra:
             result.card = replace(result.card, extra_samples=score_held_out(result.net, extra))

@@ -1,6 +1,7 @@
 """train.py: a real run end to end, and every way a bad request is refused."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(*args, env_mnist=None, cwd=ROOT):
     env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(Path.home())}
+    env["SAMPLES_DATABASE_URL"] = os.environ["SAMPLES_DATABASE_URL"]  # the tests' own, never the app's
     if env_mnist:
         env["MNIST_PATH"] = str(env_mnist)
     return subprocess.run(
@@ -40,6 +42,9 @@ def run(*args, env_mnist=None, cwd=ROOT):
         (["--epochs", "ten"], "invalid int value"),
         (["--out", "model.h5"], "must end in .keras"),
         (["--out", "/no/such/folder/m.keras"], "does not exist"),
+        (["--extra-real", "/no/such/real_writers"], "make it with `python -m bench.real_writers prepare`"),
+        (["--teacher", "/no/such/teacher.keras"], "is not a .keras file"),
+        (["--teacher", __file__], "is not a .keras file"),
     ],
 )
 def test_bad_arguments_end_in_one_line_and_write_nothing(tmp_path, args, message):
@@ -121,15 +126,17 @@ def test_a_full_run_writes_model_and_card(tiny_mnist_path, tmp_path):
 def test_extra_samples_are_trained_on_and_scored(tiny_mnist_path, tmp_path):
     import numpy as np
 
-    from model.store.samples import SampleStore
+    from model.store.collection import new_token, visitor_store
 
-    store = SampleStore(tmp_path / "mine")
+    token = new_token()
+    store = visitor_store(token)
     for i in range(30):
         image = np.zeros((28, 28), np.uint8)
         image[4:24, 12 + i % 3 : 15 + i % 3] = 255  # a "1" of one's own
+        image[0, i % 28] = 1 + i // 28  # thirty different samples
         store.add(image, 1)
     out = tmp_path / "net.keras"
-    result = run("--hidden", "16", "--epochs", "1", "--extra", store.folder, "--out", out, env_mnist=tiny_mnist_path)
+    result = run("--hidden", "16", "--epochs", "1", "--extra", token, "--out", out, env_mnist=tiny_mnist_path)
     assert result.returncode == 0, result.stderr
     assert "Adding" in result.stdout
     card = json.loads(out.with_suffix(".json").read_text())
@@ -138,8 +145,9 @@ def test_extra_samples_are_trained_on_and_scored(tiny_mnist_path, tmp_path):
     assert "--extra" in card["command"]
 
 
-def test_extra_must_be_a_folder_with_samples(tmp_path):
-    (tmp_path / "empty").mkdir()
-    for folder, message in [(tmp_path / "missing", "is not a folder"), (tmp_path / "empty", "holds no samples")]:
-        result = run("--extra", folder, "--out", tmp_path / "m.keras", "--data", tmp_path / "x.npz")
+def test_extra_must_name_a_collection_with_samples(tmp_path):
+    from model.store.collection import new_token
+
+    for name, message in [("data/my_digits", "names no collection"), (new_token(), "holds no samples")]:
+        result = run("--extra", name, "--out", tmp_path / "m.keras", "--data", tmp_path / "x.npz")
         assert result.returncode == 2 and message in result.stderr

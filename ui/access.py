@@ -139,6 +139,7 @@ def sample_store(create: bool = False) -> SampleStore | None:
     """This visitor's collection; None if they have none yet (and `create` is False).
 
     With `create`, a visitor without one gets a new token, put in the URL.
+    Raises `StoreUnavailable` when the database cannot be opened.
     """
     housekeeping()  # the database opened and the old folder store imported before any sample is read or saved
     account = account_id()

@@ -55,8 +55,8 @@ def sample_total() -> int:
     by the next full run (`forget_sample_total`).
     """
     if keys.SAMPLE_TOTAL not in st.session_state:
-        samples = sample_store()
         try:
+            samples = sample_store()
             st.session_state[keys.SAMPLE_TOTAL] = samples.used()[0] if samples is not None else 0
         except StoreUnavailable:
             return 0  # counted again at the next full run; the teach panel says why
@@ -96,8 +96,8 @@ def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
 def teach_panel(network: Network) -> None:
     from ui.charts import counts_chart
 
-    samples = sample_store()
     try:
+        samples = sample_store()
         counts = samples.counts() if samples is not None else [0] * 10
     except StoreUnavailable as error:
         st.warning(f"Your samples cannot be read now: {error} Drawing works as before.")
@@ -147,12 +147,11 @@ def review(samples: SampleStore) -> None:
 
 def delete_sample(sample_id: str) -> None:
     """Deletes from this visitor's own collection only, whatever id a message names."""
-    samples = sample_store()
-    if samples is None:
-        return
     forget_sample_total()
     try:
-        samples.delete(sample_id)
+        samples = sample_store()
+        if samples is not None:
+            samples.delete(sample_id)
     except (SampleError, StoreUnavailable) as error:
         st.toast(f"Could not delete the sample: {error}")
 

@@ -65,16 +65,21 @@ def housekeeping() -> dict:
     The database's schema is upgraded when it is first opened; samples kept
     in the folders of the format before the database are imported once,
     all or nothing (`model.store.folder_import`), and the log says how many.
+    Raises `StoreUnavailable` when the database cannot be used: nothing is
+    cached then, and the next call tries again.
     """
-    report: dict = {"database": describe(database_url())}
-    try:
-        report["imported"] = import_folders()
-    except StoreUnavailable as error:  # the page still draws; saving says why it cannot
-        log.error("%s", error)
-        report["problem"] = str(error)
-    if report.get("imported") and report["imported"]["samples"]:
+    report: dict = {"database": describe(database_url()), "imported": import_folders()}
+    if report["imported"] and report["imported"]["samples"]:
         log.warning("Moved the folder store into the database: %s", report["imported"])
     return report
+
+
+def open_database() -> None:
+    """`housekeeping`, for the page's run: a database that cannot be used now is logged, and drawing goes on."""
+    try:
+        housekeeping()
+    except StoreUnavailable as error:  # said in a sentence where samples are read or saved
+        log.error("%s", error)
 
 
 @st.cache_resource(show_spinner=False)
