@@ -51,6 +51,7 @@ from bench.pages import MemoryWatch, cpu_seconds, draw_in_pages, tree_cpu_second
 from bench.report import machine, replace_section, table
 from model.store.defaults import copy_default
 
+IDLE_S = 10  # the servers' idle CPU is read over this long, once warm
 SETTLE_S = 5  # after the last visitor connected, before the window opens
 SPAWN_PER_S = 5  # visitors arriving per second: a class opening the page within a minute, not all at once
 
@@ -60,6 +61,7 @@ class Servers:
 
     def __init__(self, url: str, processes: list[subprocess.Popen], logs: list[Path], owner: subprocess.Popen):
         self.url, self.processes, self.logs, self.owner = url, processes, logs, owner
+        self.idle_cpu_per_s = 0.0  # measured by `warm`: what the servers spend with nobody drawing
 
     @property
     def pids(self) -> list[int]:
@@ -188,7 +190,12 @@ def warm(servers: Servers, quiet_for_s: float = 5, timeout_s: float = 120) -> No
             quiet_since = time.monotonic()
         before = now
         if time.monotonic() - quiet_since >= quiet_for_s:
-            return
+            break
+    # Streamlit polls its config files five times a second, whoever is drawing: a cost per second, not per
+    # stroke, taken out of every level's CPU per stroke (it would favour whichever level draws most).
+    before = servers.cpu()
+    time.sleep(IDLE_S)
+    servers.idle_cpu_per_s = (servers.cpu() - before) / IDLE_S
 
 
 class CpuTimeline(threading.Thread):
@@ -254,7 +261,7 @@ def load(servers: Servers, visitors: int, seconds: float, home: Path, **env) -> 
     drawn = [s for s in inside if s[2] != -1]
     answered = [s for s in inside if s[1] is not None and s[1] <= 15_000 and s[0] + s[1] / 1000 <= window_end]
     times = np.array([s[1] for s in answered]) if answered else np.array([np.nan])
-    cpu = timeline.servers_between(window_start, window_end)
+    cpu = timeline.servers_between(window_start, window_end) - servers.idle_cpu_per_s * (window_end - window_start)
     generator_cpu = timeline.generator_between(window_start, window_end)
     return {
         "visitors": visitors,
@@ -271,7 +278,8 @@ def load(servers: Servers, visitors: int, seconds: float, home: Path, **env) -> 
         "p99": float(np.percentile(times, 99)),
         "max": float(np.max(times)),
         "cpu_per_stroke_ms": 1000 * cpu / max(1, len(answered)),
-        "cpu_share": cpu / (window_end - window_start),
+        "cpu_share": timeline.servers_between(window_start, window_end) / (window_end - window_start),
+        "idle_cpu_per_s": servers.idle_cpu_per_s,
         "generator_share": generator_cpu / (window_end - window_start) / (os.cpu_count() or 1),
         "memory_servers": watch.peak_servers,
         "memory_tree": watch.peak_tree,
@@ -287,7 +295,7 @@ def browsers_against_protocol(servers: Servers, pages: int, seconds: float, home
     """The server's CPU per rerun for `pages` Chromium pages, then for as many protocol visitors, all clearing
     and drawing."""
     seen = draw_in_pages(servers.url, pages, seconds, servers.cpu)
-    browser_cpu = seen["cpu_end"] - seen["cpu_start"]
+    browser_cpu = seen["cpu_end"] - seen["cpu_start"] - servers.idle_cpu_per_s * (seen["ended"] - seen["started"])
     time.sleep(3)
     protocol = load(servers, pages, seconds, home, LOAD_CLEAR=1)
     browser_per_rerun = 1000 * browser_cpu / max(1, seen["reruns"])
@@ -322,8 +330,10 @@ def run(args) -> dict:
             for visitors in args.levels:
                 results["page"].append(load(page, visitors, args.seconds, home / "page"))
                 print("page", results["page"][-1], flush=True)
-            results["busy"] = load(page, args.busy, args.busy_seconds, home / "page", LOAD_TRAINERS=2, LOAD_IMPORTERS=1)
-            print("busy", results["busy"], flush=True)
+            if args.busy:
+                busy = load(page, args.busy, args.busy_seconds, home / "page", LOAD_TRAINERS=2, LOAD_IMPORTERS=1)
+                results["busy"] = busy
+                print("busy", busy, flush=True)
             if args.pages:
                 results["browsers"] = browsers_against_protocol(page, args.pages, 30, home / "page")
                 print("browsers", results["browsers"], flush=True)
@@ -362,6 +372,11 @@ def row(where: str, m: dict, single_p50: float, bare_cpu: dict[int, float]) -> l
     ]
 
 
+def idle_note(results: dict) -> str:
+    phases = [("the bare page", results["bare"]), ("the page", results["page"]), ("the replicas", results["replicas"])]
+    return ", ".join(f"{where} {1000 * ms[0]['idle_cpu_per_s']:.1f} ms/s" for where, ms in phases if ms)
+
+
 def markdown(results: dict, command: str) -> str:
     single = next((m for m in results["page"] if m["visitors"] == 1), None)
     single_p50 = single["p50"] if single else 0.0
@@ -381,7 +396,7 @@ def markdown(results: dict, command: str) -> str:
         "exception boxes / tracebacks",
         "round trip p50 / p95 / p99 / max, ms",
         "p95 ÷ one visitor's p50",
-        "server CPU per stroke, ms",
+        "server CPU per stroke, ms (above idle)",
         "server CPU (of one core)",
         "memory, MB: servers / with children",
         "load generator CPU (of the machine)",
@@ -395,7 +410,10 @@ def markdown(results: dict, command: str) -> str:
         f"Each level is measured over {results['page'][0]['seconds']:.0f} s once every visitor is connected, "
         "against servers started for this run (the bare page, then the page, then replicas), on this machine: "
         "the visitors, the servers and any training share its cores. Round trips are the server's (send → the "
-        "fragment's end); the browser adds its 200 ms wait after mouse-up and its rendering.",
+        "fragment's end); the browser adds its 200 ms wait after mouse-up and its rendering. "
+        "The servers' CPU per stroke is their CPU over the window less what they spend idle (read for "
+        f"{IDLE_S} s once warm: {idle_note(results)}; Streamlit polls its config files five times a second), "
+        "divided by the strokes answered.",
         "",
         table(header, rows),
         "",

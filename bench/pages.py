@@ -116,7 +116,14 @@ async def _clear(page):
 
 
 async def page_visitor(
-    browser, url: str, number: int, seconds: float, stats: dict, ready: asyncio.Barrier, gap_s: float = 2.0
+    browser,
+    url: str,
+    number: int,
+    seconds: float,
+    stats: dict,
+    ready: asyncio.Barrier,
+    finished: asyncio.Barrier,
+    gap_s: float = 2.0,
 ) -> None:
     """One page drawing for `seconds` once every page is loaded, a stroke every `gap_s` or so; adds to `stats`.
 
@@ -160,6 +167,7 @@ async def page_visitor(
         except Exception as error:  # a Playwright timeout: counted, the page goes on
             stats["driver_errors"].append(str(error).splitlines()[0])
     stats["reruns"] += await page.evaluate("() => window.__marks.idle.length")
+    await finished.wait()  # the server's CPU is read before any page closes: a session's end is not a stroke's
     await context.close()
 
 
@@ -176,12 +184,16 @@ def draw_in_pages(url: str, pages: int, seconds: float, cpu) -> dict:
     async def main():
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            ready = asyncio.Barrier(pages + 1)
-            visitors = [asyncio.create_task(page_visitor(browser, url, n, seconds, stats, ready)) for n in range(pages)]
+            ready, finished = asyncio.Barrier(pages + 1), asyncio.Barrier(pages + 1)
+            visitors = [
+                asyncio.create_task(page_visitor(browser, url, n, seconds, stats, ready, finished))
+                for n in range(pages)
+            ]
             await ready.wait()
-            stats["cpu_start"] = cpu()
+            stats["cpu_start"], stats["started"] = cpu(), time.monotonic()
+            await finished.wait()
+            stats["cpu_end"], stats["ended"] = cpu(), time.monotonic()
             await asyncio.gather(*visitors)
-            stats["cpu_end"] = cpu()
             await browser.close()
 
     asyncio.run(main())

@@ -51,6 +51,8 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
+RECONNECT_FOR_S = 15  # how long `reconnect` keeps trying, as the page's own reconnection does
+
 XSRF_COOKIE = "_streamlit_xsrf"
 FINISHED = {
     getattr(ForwardMsg, name): name
@@ -219,8 +221,16 @@ class Session:
         self.close()
         self.widgets, self.values, self.auto_reruns = {}, {}, {}
         previous = self.session_id
-        first = self.connect(resume=previous)
-        return first
+        # Like the page, it tries again for a while: just after a replica dies, the proxy may still answer
+        # for it (a 502 or 503) until its health checks or its retries send the page elsewhere.
+        deadline = time.monotonic() + RECONNECT_FOR_S
+        while True:
+            try:
+                return self.connect(resume=previous)
+            except (OSError, ProtocolError):  # urllib's HTTP and URL errors are OSErrors
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def close(self) -> None:
         if self.ws is not None:

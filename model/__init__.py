@@ -3,8 +3,9 @@
 - `model.reading`: what the page runs on every stroke: the drawing turned
   into MNIST's format, the network run in NumPy, its scores and its
   explanations. NumPy and Pillow only, never TensorFlow.
-- `model.store`: files: MNIST, model cards, the default network and its
-  history, visitors' samples, atomic writes. No TensorFlow either.
+- `model.store`: what is kept: MNIST and model cards as files; visitors'
+  samples, limits and the owner's defaults in a database (SQLAlchemy over
+  SQLite or PostgreSQL). No TensorFlow either.
 - `model.training`: TensorFlow and Keras: building, training, distorting,
   fine-tuning. Imported only where a network is trained (a Dask worker,
   `train.py`), never in the web server.

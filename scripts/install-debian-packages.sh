@@ -39,8 +39,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing Debian's ${missing[*]} ..."
 $sudo apt-get update -qq
-# The postgresql package would start a cluster of its own as a service; the tests start theirs.
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Only the server's programs are used: the tests start PostgreSQL in a temporary folder of their own.
+# (sudo drops DEBIAN_FRONTEND from the environment: `env` passes it through.)
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 for package in "${missing[@]}"; do
   present "$package" || { echo "Installing $package did not give what the tests need." >&2; exit 1; }
 done

@@ -45,6 +45,14 @@ MAX_REPLICAS = 32
 RESTART_DELAY_S = 1.0
 
 
+def ends_with_us():
+    """For `Popen(preexec_fn=...)`: the child is ended when this script dies, even by `kill -9`."""
+    from model.jobs.lifeline import tie_to_parent
+
+    parent = os.getpid()
+    return lambda: tie_to_parent(parent)
+
+
 def proxy_config(backends: list[str], bind: str) -> str:
     """The HAProxy configuration: the template with one server line per backend (`host:port`)."""
     text = TEMPLATE.read_text()
@@ -124,7 +132,9 @@ class Replica:
             *self.args,
         ]
         out = open(self.log, "a")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=ends_with_us()
+        )
 
     @property
     def url(self) -> str:
@@ -175,29 +185,30 @@ def main(argv: list[str] | None = None) -> int:
         if args.backend
         else [Replica(n, args.port + n, env, logs, args.streamlit_args) for n in range(1, args.replicas + 1)]
     )
-    for replica in replicas:
-        replica.start()
-    for replica in replicas:
-        wait_healthy(replica.url, replica.process)
-
-    config = logs / "haproxy.cfg"
-    backends = args.backend or [f"127.0.0.1:{r.port}" for r in replicas]
-    config.write_text(proxy_config(backends, f"{args.bind}:{args.port}"))
-    check_config(config)
-    proxy = subprocess.Popen(
-        [proxy_binary, "-W", "-db", "-f", str(config)],
-        stdout=open(logs / "haproxy.log", "a"),
-        stderr=subprocess.STDOUT,
-    )
-
+    proxy = None
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    print(
-        f"Serving http://{'localhost' if args.bind == '0.0.0.0' else args.bind}:{args.port} with "
-        f"{len(backends)} replica(s); logs in {logs}. Ctrl-C stops.",
-        flush=True,
-    )
-    try:
+    try:  # whatever fails from here on, nothing started is left running
+        for replica in replicas:
+            replica.start()
+        for replica in replicas:
+            wait_healthy(replica.url, replica.process)
+
+        config = logs / "haproxy.cfg"
+        backends = args.backend or [f"127.0.0.1:{r.port}" for r in replicas]
+        config.write_text(proxy_config(backends, f"{args.bind}:{args.port}"))
+        check_config(config)
+        proxy = subprocess.Popen(
+            [proxy_binary, "-W", "-db", "-f", str(config)],
+            stdout=open(logs / "haproxy.log", "a"),
+            stderr=subprocess.STDOUT,
+            preexec_fn=ends_with_us(),
+        )
+        print(
+            f"Serving http://{'localhost' if args.bind == '0.0.0.0' else args.bind}:{args.port} with "
+            f"{len(backends)} replica(s); logs in {logs}. Ctrl-C stops.",
+            flush=True,
+        )
         while not stopping:
             if proxy.poll() is not None:
                 print(f"HAProxy exited with status {proxy.returncode}; see {logs / 'haproxy.log'}.", file=sys.stderr)
@@ -215,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        proxy.terminate()
+        if proxy is not None:
+            proxy.terminate()
         for replica in replicas:
             replica.stop()
         if client is not None:

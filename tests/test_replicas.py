@@ -173,7 +173,8 @@ def test_two_visitors_land_on_different_replicas_and_keep_their_samples_apart(se
 
 def test_a_place_in_line_counts_both_replicas_runs(served):
     first, second = visit(served, replica=1), visit(served, replica=2)
-    train(first, layers="256, 128", epochs=60)  # long enough to be running while the second asks
+    # Long enough to be still running while the second asks, even on the tests' small MNIST (it is stopped below).
+    train(first, layers="1024, 1024, 1024", epochs=50)
     deadline = time.time() + 120
     while not any("Epoch" in t for t in progress_texts(first.rerun_due())):
         assert time.time() < deadline, "the first run never started"

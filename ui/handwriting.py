@@ -59,7 +59,9 @@ def sample_total() -> int:
             samples = sample_store()
             st.session_state[keys.SAMPLE_TOTAL] = samples.used()[0] if samples is not None else 0
         except StoreUnavailable:
-            return 0  # counted again at the next full run; the teach panel says why
+            # Not asked again at every stroke (a database that does not answer would hold each one up):
+            # counted again at the next full run; the teach panel says why.
+            st.session_state[keys.SAMPLE_TOTAL] = 0
     return st.session_state[keys.SAMPLE_TOTAL]
 
 
@@ -134,7 +136,11 @@ def whose_samples(samples: SampleStore | None) -> str:
 
 
 def review(samples: SampleStore) -> None:
-    newest = samples.all()[::-1][:REVIEW]
+    try:
+        newest = samples.all()[::-1][:REVIEW]
+    except StoreUnavailable as error:
+        st.warning(f"Your samples cannot be shown now: {error}")
+        return
     if not newest:
         return
     with st.expander(f"Review the newest {len(newest)} samples"):
@@ -219,7 +225,12 @@ def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
         st.caption("Save a few samples first (at least one beyond the held-out fifth).")
     if not pressed:
         return
-    submit("fine-tune", fine_tune_task, network.net, network.card, network.name, samples.arrays())
+    try:
+        own = samples.arrays()
+    except StoreUnavailable as error:
+        st.warning(f"Your samples cannot be read now, so nothing was fine-tuned: {error}")
+        return
+    submit("fine-tune", fine_tune_task, network.net, network.card, network.name, own)
     st.rerun()  # the sidebar shows its place in the queue and its progress
 
 

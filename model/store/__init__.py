@@ -1,1 +1,2 @@
-"""Files: MNIST, model cards, the default network, visitors' samples; every write atomic. No TensorFlow."""
+"""What is kept: MNIST and model cards as files; visitors' samples, limits and the owner's defaults in a database
+(SQLite or PostgreSQL, through SQLAlchemy). No TensorFlow."""

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import os
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ ENV_VAR = "SAMPLES_DATABASE_URL"
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "data" / "samples.sqlite3"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000  # SQLite: a writer waits this long for another (saves take milliseconds)
+CONNECT_TIMEOUT_S = 3
 UPGRADE_LOCK = 749_301  # PostgreSQL advisory lock id for schema upgrades (any fixed number)
 _upgrade_guard = threading.Lock()
 
@@ -69,10 +71,24 @@ def _engine(url: str) -> Engine:
         event.listen(made, "connect", _sqlite_settings)
         event.listen(made, "begin", _sqlite_begin)
     else:
-        made = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=10)
+        # A server that cannot be reached is a sentence after a few seconds, not a page that hangs.
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
+        made = create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=10, connect_args=connect_args
+        )
     with _upgrade_guard, errors("be opened"):
         upgrade(made)
     return made
+
+
+def one_at_a_time(db: Connection, what: str) -> None:
+    """Inside a writing transaction: no other transaction doing `what` runs until this one ends, on any server.
+
+    SQLite's write lock (BEGIN IMMEDIATE) already orders every writer; on
+    PostgreSQL an advisory lock held to the end of the transaction does.
+    """
+    if db.dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(what.encode())})
 
 
 def _sqlite_settings(dbapi_connection, _record) -> None:
@@ -100,7 +116,9 @@ def upgrade(made: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with made.connect() as connection:
+    # On SQLite the upgrade's transaction takes the write lock first (BEGIN IMMEDIATE): two servers opening a
+    # new file at once upgrade it one after the other.
+    with made.connect().execution_options(write=True) as connection:
         if made.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": UPGRADE_LOCK})
         try:

@@ -163,14 +163,6 @@ def load_default(path: str | os.PathLike) -> Default:
     raise ModelFileError(problem)
 
 
-def stamp(path: str | os.PathLike) -> tuple:
-    """Changes whenever the default is saved or restored (by this process or another)."""
-    try:
-        return tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in (Path(path), card_path(path)) if p.exists())
-    except OSError:
-        return ()
-
-
 def sweep(path: str | os.PathLike) -> list[str]:
     """Remove temporary files that killed saves left beside the default and in its history."""
     return sweep_temporary_files(Path(path).parent) + sweep_temporary_files(history_folder(path))

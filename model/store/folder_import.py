@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert, select, update
 
-from model.store.db import transaction
+from model.store.db import one_at_a_time, transaction
 from model.store.samples import ID_PATTERN, Sample, as_row, collection_insert, validate_image, validate_label
 from model.store.schema import collections, samples, settings
 
@@ -86,6 +86,7 @@ def import_folders(root: Path | None = None, url: str | None = None) -> dict | N
     """Import the folder store under `root` once; return what was done, or None if it was done before."""
     root = root or samples_folder()
     with transaction("import the samples' folders", url) as db:
+        one_at_a_time(db, "folder import")  # replicas starting together: one imports, the others find it done
         if db.execute(select(settings.c.value).where(settings.c.key == DONE)).scalar() is not None:
             return None
         report = {"collections": 0, "samples": 0, "unreadable": [], "from": str(root)}

@@ -29,7 +29,7 @@ from sqlalchemy import delete, insert, select, update
 
 from model.reading.network import ModelFileError, NumpyNetwork
 from model.store.card import ModelCard
-from model.store.db import reading, transaction
+from model.store.db import one_at_a_time, reading, transaction
 from model.store.defaults import Default, check_set, load_default, read_set, sha256_of
 from model.store.schema import default_networks
 
@@ -95,6 +95,7 @@ def publish(keras_bytes: bytes, card: ModelCard, net: NumpyNetwork | None, base:
     row = _row(keras_bytes, (net or from_file).to_npz_bytes(), card)
     shipped = _shipped_row(base)
     with transaction("save the default network", url) as db:
+        one_at_a_time(db, "default network")  # two owners saving at once: one current default, not two
         if shipped and db.execute(select(default_networks.c.id).limit(1)).first() is None:
             db.execute(insert(default_networks).values(**shipped, current=False))
         db.execute(update(default_networks).values(current=False))
@@ -124,6 +125,7 @@ def earlier_defaults(url: str | None = None) -> list[Earlier]:
 def roll_back(name: str, url: str | None = None) -> None:
     """Make the earlier default `name` current again (checked first); the one it replaces is kept."""
     with transaction("roll the default back", url) as db:
+        one_at_a_time(db, "default network")
         row = db.execute(select(default_networks).where(default_networks.c.name == name)).first()
         if row is None or row.current:
             raise ModelFileError(f"There is no earlier default called {name!r}.")

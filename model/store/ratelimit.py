@@ -11,12 +11,11 @@ two servers cannot both take the last allowed action.
 from __future__ import annotations
 
 import time
-import zlib
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select
 
-from model.store.db import transaction
+from model.store.db import one_at_a_time, transaction
 from model.store.schema import rate_events
 
 
@@ -29,8 +28,7 @@ class RateLimit:
         """Count one action in `scope` and return True, or return False (and count nothing) if over the limit."""
         now = time.time() if now is None else now
         with transaction("check the rate limit", url) as db:
-            if db.dialect.name == "postgresql":
-                db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(scope.encode())})
+            one_at_a_time(db, f"rate limit {scope}")
             db.execute(delete(rate_events).where(rate_events.c.scope == scope, rate_events.c.at <= now - self.seconds))
             recent = db.execute(select(func.count()).where(rate_events.c.scope == scope)).scalar()
             if recent >= self.count:
