@@ -116,8 +116,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="PATH",
         default="model/mnist_ann.keras",
         help="where to write the model; its card goes beside it as .json, and a model already "
-        "there is kept in <name>.history/ (the last few; `python -m model.store.defaults rollback` restores one) "
-        "(default: model/mnist_ann.keras)",
+        "there is kept in <name>.history/ (the last few) (default: model/mnist_ann.keras, the network shipped "
+        "with the app; the defaults the owner saves from the page live in its database)",
     )
     args = parser.parse_args(argv)
 
@@ -180,6 +180,13 @@ def print_result(result, started: float) -> None:
     )
 
 
+def in_card(collection: str) -> str:
+    """How a collection is named in the card, which every visitor may read: a private link's code never is."""
+    from model.store.collection import LOCAL
+
+    return collection if collection == LOCAL else "CODE-OF-A-PRIVATE-LINK"
+
+
 def own_samples(collection: str, mnist) -> dict:
     """A person's samples: the held-out fifth aside, the rest mixed into MNIST's training split."""
     from model.store.collection import named_store
@@ -193,7 +200,7 @@ def own_samples(collection: str, mnist) -> dict:
     print(f"Adding {len(own_x)} of your {len(images)} samples from {collection} ({len(held_x)} held out).")
     return {
         "mnist": (mixed, test),
-        "collection": collection,
+        "collection": in_card(collection),
         "trained_on": len(own_x),
         "held_x": held_x,
         "held_y": held_y,
@@ -308,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     config = args.config
     command = config.command(out=args.out, data=str(source) if source else None)
     if extra:
-        command += " " + shlex.join(["--extra", args.extra])
+        command += " " + shlex.join(["--extra", in_card(args.extra)])
     if real:
         words = ["--extra-real", args.extra_real, "--real-renderings", str(args.real_renderings)]
         if tuple(args.real_sources) != REAL_SOURCES:

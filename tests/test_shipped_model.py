@@ -61,7 +61,7 @@ def test_it_was_trained_with_augmentation_and_writing_styles(card):
     assert "redrawn" in notes["trained_on"] and notes["still_misreads"], "the card says what it learnt and lacks"
 
 
-def test_every_writing_style_is_read_at_95_percent(shipped):
+def test_every_writing_style_is_read_at_97_percent(shipped):
     """The writing-styles benchmark (bench/digit_styles.py) in full: 25 styles × 40 drawings."""
     from bench.digit_styles import PER_STYLE, catalogue, styled_digits
     from model.reading.preprocess import to_mnist
@@ -69,15 +69,17 @@ def test_every_writing_style_is_read_at_95_percent(shipped):
     drawings = list(styled_digits())
     read = shipped.probabilities(np.stack([to_mnist(c) for c, _ in drawings])).argmax(axis=1)
     hits = (read == np.array([label for _, label in drawings])).reshape(-1, PER_STYLE).mean(axis=1)
-    weak = {f"{digit} {style}": f"{hit:.0%}" for (digit, style), hit in zip(catalogue(), hits) if hit < 0.95}
-    assert not weak, f"styles read under 95%: {weak}"
+    weak = {f"{digit} {style}": f"{hit:.0%}" for (digit, style), hit in zip(catalogue(), hits) if hit < 0.97}
+    assert not weak, f"styles read under 97%: {weak}"
 
 
 DRAWN_SLICE = 1000  # the first drawings of bench/drawn_digits.py's fixed sequence
 
 
-def test_reads_at_least_97_percent_of_drawn_digits(shipped, mnist):
-    """Through the app's own path (to_mnist on a 280×280 canvas), on a fixed slice of the drawn-digit benchmark."""
+def test_reads_at_least_98_percent_of_drawn_digits(shipped, mnist):
+    """Through the app's own path (to_mnist on a 280×280 canvas), on a fixed slice of the legible drawn-digit
+    benchmark. The network shipped now reads 98.4% of it; the whole benchmark's target, 99% (issue 20), is
+    measured by `python -m bench.accuracy` and is for a retrained network to meet."""
     from bench.drawn_digits import drawn_digits
     from model.reading.preprocess import to_mnist
 
@@ -87,4 +89,4 @@ def test_reads_at_least_97_percent_of_drawn_digits(shipped, mnist):
         inputs.append(to_mnist(canvas))
         labels.append(label)
     result = evaluate(shipped.probabilities(np.stack(inputs)), np.array(labels))
-    assert result.accuracy >= 0.97, f"shipped model reads {result.accuracy:.2%} of {DRAWN_SLICE} drawn digits"
+    assert result.accuracy >= 0.98, f"shipped model reads {result.accuracy:.2%} of {DRAWN_SLICE} drawn digits"

@@ -45,6 +45,9 @@ def run(*args, env_mnist=None, cwd=ROOT):
         (["--extra-real", "/no/such/real_writers"], "make it with `python -m bench.real_writers prepare`"),
         (["--teacher", "/no/such/teacher.keras"], "is not a .keras file"),
         (["--teacher", __file__], "is not a .keras file"),
+        (["--extra-real", "/no/such/real_writers", "--real-renderings", "0"], "--real-renderings must be 1 to 20"),
+        (["--teacher", "model/mnist_ann.keras", "--temperature", "0.5"], "temperature must be 1 to 20"),
+        (["--teacher", "model/mnist_ann.keras", "--teacher-share", "0"], "share of the loss must be above 0"),
     ],
 )
 def test_bad_arguments_end_in_one_line_and_write_nothing(tmp_path, args, message):
@@ -143,6 +146,7 @@ def test_extra_samples_are_trained_on_and_scored(tiny_mnist_path, tmp_path):
     extra = card["extra_samples"]
     assert extra["trained_on"] + extra["held_out"] == 30 and extra["trained_on"] > 0
     assert "--extra" in card["command"]
+    assert token not in out.with_suffix(".json").read_text(), "the card, which every visitor reads, never names a link"
 
 
 def test_extra_must_name_a_collection_with_samples(tmp_path):

@@ -27,6 +27,7 @@ from model.progress import Progress, ProgressHook
 from model.reading.network import NumpyNetwork
 from model.store.card import ModelCard
 from model.store.defaults import save_default
+from model.training.distill import Distillation
 
 
 def build_ann(hidden: tuple[int, ...] = (128, 64), dropout: float = 0.0) -> keras.Sequential:
@@ -71,6 +72,9 @@ def train(
     seed: int = 0,
     augment: bool = False,
     redraw: int = 0,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+    teacher: keras.Model | list[keras.Model] | None = None,
+    distillation: Distillation | None = None,
     on_progress: ProgressHook | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, list[float]]:
@@ -81,6 +85,10 @@ def train(
     (see `model.training.augment`). With `redraw`, that many digits of the training
     part are redrawn with canvas brushes and writing styles and added to it
     (see `model.training.styles`; the validation part never has a redrawn twin).
+    `extra` (images, labels) are added to the training part only, after the
+    split and the redrawing (real writers, `model.training.real`). With a
+    `teacher` (or a list of them, averaged), the network also learns the teacher's softened answers
+    (`model.training.distill`; `distillation` sets the temperature and share).
     Training uses Adam and a
     learning rate that starts at `learning_rate` and decays to zero along a
     cosine: large steps first, and small ones at the end that settle the
@@ -98,8 +106,18 @@ def train(
 
         x_new, y_new = redrawn_digits(x_fit, y_fit, redraw, seed)
         x_fit, y_fit = np.concatenate([x_fit, x_new]), np.concatenate([y_fit, y_new.astype(y_fit.dtype)])
+    if extra is not None and len(extra[0]):
+        x_fit, y_fit = np.concatenate([x_fit, extra[0]]), np.concatenate([y_fit, extra[1].astype(y_fit.dtype)])
+    if teacher is not None:
+        from model.training.distill import with_teacher
+
+        distillation = distillation or Distillation()
+        y_fit = with_teacher(teacher, x_fit, y_fit, distillation.temperature)
+        y_val = with_teacher(teacher, x_val, y_val, distillation.temperature)
+    else:
+        distillation = None
     batches = -(-len(x_fit) // batch_size)
-    with compiled_twin(model, learning_rate, epochs * batches) as twin:
+    with compiled_twin(model, learning_rate, epochs * batches, distillation) as twin:
         callbacks = [_ProgressCallback(epochs, batches, on_progress, should_stop)]
         history = twin.fit(
             training_batches(x_fit, y_fit, batch_size, seed, augment),
@@ -147,22 +165,29 @@ _compiled_lock = threading.Lock()
 
 
 @contextmanager
-def compiled_twin(model: keras.Model, learning_rate: float, steps: int):
+def compiled_twin(model: keras.Model, learning_rate: float, steps: int, distillation: Distillation | None = None):
     """A compiled network of `model`'s architecture holding its weights, with a fresh optimizer for `steps`.
 
     What training does to the twin is copied back into `model` at the end;
     the twin goes back to this process's store for the next run. Each twin
-    is used by one run at a time.
+    is used by one run at a time. With `distillation`, the twin's loss is
+    `model.training.distill`'s (its labels are (N, 11) rows).
     """
-    key = _architecture(model)
+    key = _architecture(model) + (repr(distillation) if distillation else "")
     with _compiled_lock:
         kept = _compiled[key].pop() if _compiled.get(key) else None
     twin, schedule = kept or (keras.Sequential.from_config(model.get_config()), CosineToZero())
     if kept is None:
+        if distillation:
+            from model.training.distill import distillation_loss, label_accuracy
+
+            loss, metrics = distillation_loss(distillation), [label_accuracy()]
+        else:
+            loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
         twin.compile(
             optimizer=keras.optimizers.Adam(learning_rate=schedule),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
+            loss=loss,
+            metrics=metrics,
             steps_per_execution=STEPS_PER_EXECUTION,
         )
     for variable in twin.optimizer.variables:  # a fresh optimizer: no steps taken, no moments
