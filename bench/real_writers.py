@@ -33,10 +33,15 @@ MNIST's format (through `to_mnist`). ARDIS's test split is kept apart as a
 second check (its writers may also be in its training split).
 
 The data is never committed: `prepare` reads a fetched copy of each source
-(`--source`, default $REAL_WRITERS_PATH or /work/realdigits, laid out as
+(`--source`, default $REAL_WRITERS_PATH or data/real_writers_sources/, laid out as
 `digilets/data/raw/`, `ardis/`, `hwd1000/`), checks every file's sha256
 against the copy this benchmark was made from, and writes
-`data/real_writers/{judge,train}.npz` (git-ignored).
+`data/real_writers/{judge,train}.npz` (git-ignored). The layout, from a
+clone of each repository at the commit named above: `digilets/` is
+DigiLeTs's repository as it is; `ardis/` holds the four `ARDIS_*_2828.csv`
+and `ARDIS_*_labels.csv` files of ARDIS IV, which its repository ships in a
+RAR archive (unpack it with Debian's `unar` or libarchive's `bsdtar`);
+`hwd1000/` is HwD-1000's repository as it is (`dataset.csv`, `img/`).
 
     python -m bench.real_writers prepare [--source DIR] [--out data/real_writers]
     python -m bench.real_writers score [--model model/mnist_ann.keras ...]
@@ -63,8 +68,8 @@ from model.reading.preprocess import to_mnist
 from model.training.real import content_sha256
 
 ENV_VAR = "REAL_WRITERS_PATH"
-DEFAULT_SOURCE = "/work/realdigits"
 PREPARED = Path(__file__).resolve().parent.parent / "data" / "real_writers"
+DEFAULT_SOURCE = str(PREPARED.parent / "real_writers_sources")  # git-ignored, like everything under data/
 SEED = 20
 JUDGE, TRAIN = "judge.npz", "train.npz"
 
