@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 TEMPLATE = ROOT / "scripts" / "haproxy.cfg"
 SERVERS_MARK = "    # SERVERS:"
 MAX_REPLICAS = 32
-RESTART_DELAY_S = 1.0
+RESTART_DELAY_S = 5.0  # longer than HAProxy takes to mark a dead replica down (haproxy.cfg): its visitors go elsewhere
 
 
 def ends_with_us():
