@@ -41,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +49,7 @@ from bench.chromium import ROOT, free_port
 from bench.pages import MemoryWatch, cpu_seconds, draw_in_pages, tree_cpu_seconds
 from bench.report import machine, replace_section, table
 from model.store.defaults import copy_default
+from scripts.serve import wait_healthy
 
 IDLE_S = 10  # the servers' idle CPU is read over this long, once warm
 SETTLE_S = 5  # after the last visitor connected, before the window opens
@@ -81,21 +81,6 @@ class Servers:
             self.owner.kill()
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
-
-
 def page_env(home: Path) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     model = home / "model" / "mnist_ann.keras"
@@ -115,7 +100,7 @@ def one_server(script: str, home: Path) -> Servers:
     command += ["--server.address", "127.0.0.1", "--secrets.files", str(home / "secrets.toml")]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    wait_healthy(url, process)
+    wait_healthy(url, process, timeout_s=180)
     return Servers(url, [process], [log], process)
 
 

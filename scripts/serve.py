@@ -92,19 +92,24 @@ def start_cluster():
     return client
 
 
+class NotAnswering(RuntimeError):
+    """A server that exited, or did not answer its health check in time."""
+
+
 def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90) -> None:
+    """Until `url`'s /_stcore/health answers 200 (Streamlit's, or HAProxy's in front of it); `process` serves it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"A replica exited at start-up with status {process.returncode}; see its log.")
+            raise NotAnswering(f"The server for {url} exited at start-up with status {process.returncode}.")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             pass
         time.sleep(0.2)
-    raise SystemExit(f"The replica at {url} did not answer within {timeout_s:.0f} s.")
+    raise NotAnswering(f"{url} did not answer within {timeout_s:.0f} s.")
 
 
 class Replica:
@@ -192,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         for replica in replicas:
             replica.start()
         for replica in replicas:
-            wait_healthy(replica.url, replica.process)
+            try:
+                wait_healthy(replica.url, replica.process)
+            except NotAnswering as error:
+                raise SystemExit(str(error)) from None
 
         config = logs / "haproxy.cfg"
         backends = args.backend or [f"127.0.0.1:{r.port}" for r in replicas]

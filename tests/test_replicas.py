@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from bench.chromium import ROOT
 from bench.protocol import Session
 from bench.strokes import drawing_pool
 from model.store.defaults import copy_default
+from scripts.serve import NotAnswering, wait_healthy
 
 pytestmark = pytest.mark.slow  # starts a proxy, two servers and a training cluster
 
@@ -84,17 +84,10 @@ def served(tmp_path_factory, tiny_mnist_path):
     log = open(home / "serve.log", "w")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 240
-    while True:
-        assert process.poll() is None, (home / "serve.log").read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        assert time.time() < deadline, "the replicas did not come up in time"
-        time.sleep(0.5)
+    try:
+        wait_healthy(url, process, timeout_s=240)
+    except NotAnswering as error:
+        pytest.fail(f"The replicas did not come up: {error}\n{(home / 'serve.log').read_text()[-3000:]}")
     yield Served(url, port, home, process)
     process.send_signal(signal.SIGTERM)
     try:
