@@ -246,7 +246,8 @@ def load(servers: Servers, visitors: int, seconds: float, home: Path, **env) -> 
     drawn = [s for s in inside if s[2] != -1]
     answered = [s for s in inside if s[1] is not None and s[1] <= 15_000 and s[0] + s[1] / 1000 <= window_end]
     times = np.array([s[1] for s in answered]) if answered else np.array([np.nan])
-    cpu = timeline.servers_between(window_start, window_end) - servers.idle_cpu_per_s * (window_end - window_start)
+    servers_cpu = timeline.servers_between(window_start, window_end)
+    cpu = servers_cpu - servers.idle_cpu_per_s * (window_end - window_start)
     generator_cpu = timeline.generator_between(window_start, window_end)
     return {
         "visitors": visitors,
@@ -263,7 +264,7 @@ def load(servers: Servers, visitors: int, seconds: float, home: Path, **env) -> 
         "p99": float(np.percentile(times, 99)),
         "max": float(np.max(times)),
         "cpu_per_stroke_ms": 1000 * cpu / max(1, len(answered)),
-        "cpu_share": timeline.servers_between(window_start, window_end) / (window_end - window_start),
+        "cpu_share": servers_cpu / (window_end - window_start),
         "idle_cpu_per_s": servers.idle_cpu_per_s,
         "generator_share": generator_cpu / (window_end - window_start) / (os.cpu_count() or 1),
         "memory_servers": watch.peak_servers,

@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 wait_healthy(replica.url, replica.process)
             except NotAnswering as error:
-                raise SystemExit(str(error)) from None
+                raise SystemExit(f"{error} See {replica.log}.") from None
 
         config = logs / "haproxy.cfg"
         backends = args.backend or [f"127.0.0.1:{r.port}" for r in replicas]
