@@ -39,6 +39,15 @@ def test_round_trip(database_url):
     assert store.used() == (1, 784 + len('{"objects":[{"type":"path","path":[["M",1,2],["L",3,4]]}]}'))
 
 
+def test_newest_are_the_last_saved_newest_first_and_only_this_collections(database_url):
+    mine, theirs = visitor_store("a" * 32, database_url), visitor_store("b" * 32, database_url)
+    saved = [mine.add(image(seed=n), n % 10) for n in range(5)]
+    theirs.add(image(seed=9), 9)
+    assert [s.id for s in mine.newest(3)] == [s.id for s in saved[::-1][:3]]
+    assert [s.id for s in mine.newest(3)] == [s.id for s in mine.all()[::-1][:3]]
+    assert len(mine.newest(30)) == 5
+
+
 def test_float_images_from_to_mnist_are_kept_as_uint8(database_url):
     store = local_store(database_url)
     saved = store.add(np.full((28, 28), 0.5, np.float32), 3)

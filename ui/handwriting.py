@@ -137,7 +137,7 @@ def whose_samples(samples: SampleStore | None) -> str:
 
 def review(samples: SampleStore) -> None:
     try:
-        newest = samples.all()[::-1][:REVIEW]
+        newest = samples.newest(REVIEW)
     except StoreUnavailable as error:
         st.warning(f"Your samples cannot be shown now: {error}")
         return

@@ -157,6 +157,11 @@ class SampleStore:
         with reading("read the samples", self.url) as db:
             return [_sample(row) for row in db.execute(self._rows().order_by(samples.c.id))]
 
+    def newest(self, count: int) -> list[Sample]:
+        """The `count` newest samples, newest first: what a review shows, without reading the whole collection."""
+        with reading("read the samples", self.url) as db:
+            return [_sample(row) for row in db.execute(self._rows().order_by(samples.c.id.desc()).limit(count))]
+
     def arrays(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """All samples as images (N, 28, 28) uint8, labels (N,) uint8 and their ids."""
         every = self.all()
