@@ -40,6 +40,8 @@ def test_a_job_trains_on_the_worker_and_reports_progress(training_cluster):
     assert job.result.card.test.count == 500, "the worker read its own (tiny) MNIST"
     assert job.curve and job.curve[-1].split == "validation", "progress came back from the worker"
     assert job.fraction == 1.0
+    assert job.ended.is_set(), "the page's last refresh waits on this for the network"
+    assert job.charted == job.curve, "the finished run's charts show the whole curve"
 
 
 def test_stop_stops_a_running_job(training_cluster):

@@ -38,6 +38,10 @@ from ui.session import (
 )
 
 OWNER_ONLY = "Only the owner of this app can change its default network."
+REFRESH_S = 0.5  # how often a waiting or running job's progress is shown
+# Once a run's last batch is done, what is left (scoring the test set, sending the network back) takes
+# about 0.1 s: the refresh that sees it waits that long for the network rather than a whole refresh more.
+LAST_MOMENT_S = 0.4
 
 
 def sidebar() -> None:
@@ -135,17 +139,19 @@ def job_status() -> None:
     if job is None:
         return
 
-    @st.fragment(run_every=None if job.finished else 0.5)
+    @st.fragment(run_every=None if job.finished else REFRESH_S)
     def live():
         from ui.charts import curves_chart
 
         job.touch()  # the visitor is still here: a job nobody looks at is stopped
+        if job.fraction >= 1.0:  # its last batch is done: the network comes within a moment, not a refresh later
+            job.ended.wait(LAST_MOMENT_S)
         st.progress(job.fraction, text=f"{job.kind.capitalize()}: {job.status}")
         if not job.finished:
             st.button(f"Stop {job.kind}", on_click=job.stop)
-        if job.curve:
-            st.altair_chart(curves_chart(job.curve, "loss"), width="stretch")
-            st.altair_chart(curves_chart(job.curve, "accuracy"), width="stretch")
+        if job.charted:  # sent unchanged between redraws (`CHART_EVERY_S`), so the browser does not redraw them
+            st.altair_chart(curves_chart(job.charted, "loss"), width="stretch")
+            st.altair_chart(curves_chart(job.charted, "accuracy"), width="stretch")
         if job.finished and st.session_state.get(keys.COLLECTED) is not job:
             st.session_state[keys.COLLECTED] = job
             collect(job)
