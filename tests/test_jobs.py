@@ -10,7 +10,7 @@ import pytest
 
 from model.config import SIDEBAR_DEFAULTS, TrainConfig
 from model.jobs.queue import WORKER_LOST, JobQueue, QueueRefused
-from model.jobs.tasks import fine_tune_task, keras_file_task, train_task, warm_up
+from model.jobs.tasks import fine_tune_task, keras_file_task, train_task, visitor_waiting, warm_up
 
 pytestmark = pytest.mark.slow  # they train on the tiny Dask cluster
 
@@ -284,3 +284,20 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_the_warm_up_sees_a_visitors_run_on_the_scheduler(training_cluster):
+    """`visitor_waiting` is what stops a warm-up that a visitor's run would otherwise wait for."""
+    queue = JobQueue()
+    assert not visitor_waiting(training_cluster)
+    job = queue.submit(
+        "visitor-running", "training", train_task, TrainConfig(hidden=(16,), epochs=50, batch_size=8), ""
+    )
+    wait_for_progress(job)
+    assert visitor_waiting(training_cluster), "a visitor's run is there"
+    job.stop()
+    wait(job)
+    deadline = time.time() + 10  # the scheduler forgets it a moment after its result is collected
+    while visitor_waiting(training_cluster) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not visitor_waiting(training_cluster), "nothing is there once it is done"

@@ -34,3 +34,36 @@ def test_the_charted_curve_moves_at_each_epochs_end_and_at_most_every_few_second
     job.on_progress(Progress(1, 2, 100, 100, {"val_loss": 0.8, "val_accuracy": 0.7}, epoch_done=True))
     assert job.charted[-1].split == "validation", "an epoch's end is drawn at once"
     assert job.charted is not job.curve, "the page draws a copy, not a list the worker's thread still grows"
+
+
+def test_seconds_left_follows_the_pace_so_far(monkeypatch):
+    """The page's refresh before a run's end waits for its network by this estimate."""
+    from model.jobs import queue
+    from model.jobs.queue import TrainingJob
+
+    now = [50.0]
+    monkeypatch.setattr(queue.time, "monotonic", lambda: now[0])
+    job = TrainingJob("visitor", "training", print, ())
+    assert job.seconds_left() is None, "no pace before the first progress"
+    job.on_progress(Progress(1, 4, 1, 100))
+    now[0] += 2.0
+    job.on_progress(Progress(1, 4, 100, 100, epoch_done=True))  # a quarter in 2 s: 6 s to go
+    assert job.seconds_left() == pytest.approx(6.0, rel=0.05)
+    job.on_progress(Progress(4, 4, 100, 100, epoch_done=True))
+    assert job.seconds_left() == 0.0
+
+
+def test_the_warm_up_stops_once_a_visitors_run_waits_and_asks_at_most_twice_a_second(monkeypatch):
+    from model.jobs import tasks
+
+    now, asked, answers = [10.0], [], iter([False, True])
+    monkeypatch.setattr(tasks.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(tasks, "visitor_waiting", lambda: asked.append(now[0]) or next(answers))
+    should_stop = tasks._VisitorWaiting()
+    assert should_stop() is False, "nobody waits yet"
+    now[0] += 0.1
+    assert should_stop() is False and len(asked) == 1, "not asked again within VISITOR_CHECK_SECONDS"
+    now[0] += tasks.VISITOR_CHECK_SECONDS
+    assert should_stop() is True, "a visitor's run waits: the warm-up steps aside"
+    now[0] += tasks.VISITOR_CHECK_SECONDS
+    assert should_stop() is True and len(asked) == 2, "and stays stopped without asking again"

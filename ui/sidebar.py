@@ -39,9 +39,9 @@ from ui.session import (
 
 OWNER_ONLY = "Only the owner of this app can change its default network."
 REFRESH_S = 0.5  # how often a waiting or running job's progress is shown
-# Once a run's last batch is done, what is left (scoring the test set, sending the network back) takes
-# about 0.1 s: the refresh that sees it waits that long for the network rather than a whole refresh more.
-LAST_MOMENT_S = 0.4
+# The refresh before a run's end waits for its network (the time left, and this for scoring the test set,
+# sending the network back and progress's own lag) rather than leaving it to the next refresh.
+LAST_MOMENT_S = 0.3
 
 
 def sidebar() -> None:
@@ -144,8 +144,9 @@ def job_status() -> None:
         from ui.charts import curves_chart
 
         job.touch()  # the visitor is still here: a job nobody looks at is stopped
-        if job.fraction >= 1.0:  # its last batch is done: the network comes within a moment, not a refresh later
-            job.ended.wait(LAST_MOMENT_S)
+        left = job.seconds_left()
+        if left is not None and left < REFRESH_S:  # it ends before the next refresh: show its network at once
+            job.ended.wait(left + LAST_MOMENT_S)
         st.progress(job.fraction, text=f"{job.kind.capitalize()}: {job.status}")
         if not job.finished:
             st.button(f"Stop {job.kind}", on_click=job.stop)

@@ -96,6 +96,7 @@ class TrainingJob:
     _asked_to_stop: bool = False
     _last_training_point: float = -1.0
     _charted_at: float = 0.0
+    _running_since: float | None = None  # `time.monotonic()` at its first progress
     ended: threading.Event = field(default_factory=threading.Event)  # set once its result or error is here
 
     @property
@@ -121,7 +122,15 @@ class TrainingJob:
         if self._future is not None and self.state == "waiting":
             self._future.cancel()
 
+    def seconds_left(self) -> float | None:
+        """How long it should still run, at its pace so far; None before its first progress."""
+        if self._running_since is None or self.fraction <= 0:
+            return None
+        return (time.monotonic() - self._running_since) * (1 - self.fraction) / self.fraction
+
     def on_progress(self, p: Progress) -> None:
+        if self._running_since is None:
+            self._running_since = time.monotonic()
         self.state, self.ahead = "running", None
         self.fraction = p.fraction
         self.status = f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches}"
