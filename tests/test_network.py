@@ -152,6 +152,25 @@ def test_a_process_keeps_only_a_few_compiled_networks(tiny_mnist, monkeypatch):
     assert kept_units == list(range(3, keras_ann.MAX_COMPILED + 3)), "the most recently used are kept"
 
 
+def test_the_twin_drops_as_kerass_dropout_does_and_the_trained_network_keeps_kerass_layer(tiny_mnist):
+    """The compiled twin trains with `TrainingDropout` (fast under XLA); what a run returns has Keras's own."""
+    from model.training.keras_ann import TrainingDropout, _twin_of
+
+    model = build_ann((64,), dropout=0.25)
+    twin = _twin_of(model)
+    layer = next(layer for layer in twin.layers if isinstance(layer, keras.layers.Dropout))
+    assert isinstance(layer, TrainingDropout) and layer.rate == 0.25
+    assert len(twin.variables) == len(model.variables), "the same variables, so weights copy both ways"
+    ones = np.ones((200, 64), dtype=np.float32)
+    dropped = keras.ops.convert_to_numpy(layer(ones, training=True))
+    assert set(np.unique(dropped)) <= {0.0, np.float32(1 / 0.75)}, "kept units are scaled up, the rest zero"
+    assert 0.22 < np.mean(dropped == 0) < 0.28, "a quarter of the units dropped"
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(ones, training=False)), ones)
+    (x, y), _ = tiny_mnist
+    train(model, x[:256], y[:256], epochs=1, batch_size=64)
+    assert not any(isinstance(layer, TrainingDropout) for layer in model.layers), "saved networks stay plain Keras"
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_mnist):
     config = TrainConfig(hidden=(48, 24), epochs=1, batch_size=64, dropout=0.1)
