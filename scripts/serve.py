@@ -9,8 +9,10 @@ carry more visitors:
 
 - the training cluster, unless `DASK_SCHEDULER_ADDRESS` names one: a
   scheduler and workers as the app's own local cluster has them
-  (`model.jobs.cluster.local_cluster`), held by this process, warmed up once;
-  every replica sends its runs there, so there is one line for all of them;
+  (`model.jobs.cluster.local_cluster`), held by this process, warmed up
+  before the replicas start (so the first visitor's run finds TensorFlow
+  imported and the default network compiled); every replica sends its
+  runs there, so there is one line for all of them;
 - K replicas, `streamlit run app.py` on 127.0.0.1, ports PORT+1 … PORT+K,
   sharing the samples' database and the default network (see README, "Many
   visitors") and one cookie secret;
@@ -42,6 +44,10 @@ sys.path.insert(0, str(ROOT))
 TEMPLATE = ROOT / "scripts" / "haproxy.cfg"
 SERVERS_MARK = "    # SERVERS:"
 MAX_REPLICAS = 32
+# A worker's warm-up (TensorFlow's import, MNIST, compiling the default network) takes about 8 s on
+# 2 cores; a first visitor who pressed Train before it was done waited for it (13.8 s to their network,
+# 1.56× a plain model.fit, against 5 s once warm).
+WARM_UP_TIMEOUT_S = 120
 RESTART_DELAY_S = 5.0  # longer than HAProxy takes to mark a dead replica down (haproxy.cfg): its visitors go elsewhere
 
 
@@ -80,15 +86,23 @@ def haproxy() -> str:
 
 
 def start_cluster():
-    """The one training cluster of every replica (a local one), warmed up; returns its client."""
-    from distributed import Client, fire_and_forget
+    """The one training cluster of every replica (a local one), warmed up; returns its client.
+
+    A warm-up that fails or takes too long is said, and serving goes on: the
+    page says why training is unavailable, or the first run warms the worker.
+    """
+    from distributed import Client
 
     from model.jobs.cluster import local_cluster
     from model.jobs.queue import WARM_UP_PRIORITY
     from model.jobs.tasks import warm_up
 
     client = Client(local_cluster(), set_as_default=False)
-    fire_and_forget(client.submit(warm_up, pure=False, priority=WARM_UP_PRIORITY))
+    warm = client.submit(warm_up, pure=False, priority=WARM_UP_PRIORITY)
+    try:
+        warm.result(timeout=WARM_UP_TIMEOUT_S)
+    except Exception as error:
+        print(f"The training worker did not warm up ({type(error).__name__}: {error}); serving anyway.", flush=True)
     return client
 
 
@@ -181,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
     client = None
     if not args.backend and not env.get("DASK_SCHEDULER_ADDRESS"):
-        print("Starting the training cluster …", flush=True)
+        print("Starting the training cluster and warming it up (about 10 s) …", flush=True)
         client = start_cluster()
         env["DASK_SCHEDULER_ADDRESS"] = client.scheduler.address
 
