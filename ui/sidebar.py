@@ -150,7 +150,7 @@ def job_status() -> None:
         st.progress(job.fraction, text=f"{job.kind.capitalize()}: {job.status}")
         if not job.finished:
             st.button(f"Stop {job.kind}", on_click=job.stop)
-        if job.charted:  # sent unchanged between redraws (`CHART_EVERY_S`), so the browser does not redraw them
+        if job.charted:  # the same between its redraws (`CHART_EVERY_S`), not at every refresh
             st.altair_chart(curves_chart(job.charted, "loss"), width="stretch")
             st.altair_chart(curves_chart(job.charted, "accuracy"), width="stretch")
         if job.finished and st.session_state.get(keys.COLLECTED) is not job:

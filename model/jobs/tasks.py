@@ -92,8 +92,9 @@ def warm_up() -> str:
     left the visitor's first run about 1.5 s slower than the second. The
     app sends it with the lowest priority, so a visitor's run asked before
     it starts goes first; one asked while it trains waits only for its
-    compiling: it stops at the first check that finds a visitor's run
-    waiting (`VISITOR_CHECK_SECONDS`). A visitor who pressed Train as soon
+    compiling (and the validation pass that ends a stopped epoch): it stops
+    at the first check that finds a visitor's run waiting
+    (`VISITOR_CHECK_SECONDS`). A visitor who pressed Train as soon
     as a new `make serve` showed the page waited 2.8 s for it to finish.
     """
     lower_priority()

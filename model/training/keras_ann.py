@@ -216,7 +216,7 @@ class TrainingDropout(keras.layers.Dropout):
 
     Keras's own (`tf.nn.experimental.stateless_dropout`) made an XLA-compiled
     epoch of the sidebar's default network 3× slower on the CPU (3.1 s
-    against 1.0 s without XLA); a uniform draw and a `where` make it 1.5×
+    against 1.0 s without XLA); a uniform draw and a `where` make it 1.2-1.5×
     faster than without XLA. Only the twin has it: every network saved or
     shown has Keras's own layer, which holds the same variables.
     """
