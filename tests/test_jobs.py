@@ -53,6 +53,7 @@ def test_stop_stops_a_running_job(training_cluster):
     wait(job, timeout=60)
     assert job.state == "stopped"
     assert job.curve[-1].epoch < 50
+    assert job.fraction < 1.0, "its progress bar shows where it stopped, not a finished run"
 
 
 def test_one_job_per_visitor_and_a_cap_on_waiting(training_cluster):

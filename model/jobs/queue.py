@@ -299,7 +299,8 @@ class JobQueue:
             job.state = "stopped" if job._asked_to_stop or capped else "done"
             if capped:
                 job.error = "it reached the time limit per run and was stopped there"
-            job.fraction = 1.0
+            if job.state == "done":  # a stopped run's bar stays where it stopped
+                job.fraction = 1.0
         except Exception as error:  # the page shows it; the server must not die of it
             job.state, job.error = "failed", describe_failure(error)
         finally:
