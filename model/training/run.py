@@ -78,10 +78,7 @@ def fit_network(
         words.append(in_words(extra.info))
     if teacher:
         data["teacher"] = teacher.info()
-        words.append(
-            f"distilled from {teacher.in_words()} (temperature {teacher.distillation.temperature:g}, "
-            f"{teacher.distillation.alpha:.0%} of the loss on its answers)"
-        )
+        words.append(teacher.in_words(data["teacher"]))
     card = make_card(config, net.parameter_count, test, history, seconds, data, command)
     if words:
         trained_on = card.notes.get("trained_on", "").rstrip(".")
@@ -115,7 +112,11 @@ class Teacher:
             "alpha": self.distillation.alpha,
         }
 
-    def in_words(self) -> str:
-        named = ", ".join(f"{path} (sha256 {sha[:12]}…)" for path, sha in zip(self.paths, self.info()["sha256"]))
+    def in_words(self, info: dict) -> str:
+        """What was distilled, for the card's notes; `info` is `self.info()` (its files hashed once)."""
+        named = ", ".join(f"{path} (sha256 {sha[:12]}…)" for path, sha in zip(info["paths"], info["sha256"]))
         kind = "the convolutional network" if len(self.paths) == 1 else "the average of the convolutional networks"
-        return f"{kind} {named}"
+        return (
+            f"distilled from {kind} {named} (temperature {self.distillation.temperature:g}, "
+            f"{self.distillation.alpha:.0%} of the loss on its answers)"
+        )
