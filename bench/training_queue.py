@@ -85,8 +85,12 @@ def stop_with_cluster(server: Server, timeout_s: float = 60) -> None:
     """Stop the server and wait until its scheduler and workers have gone too (they would slow what comes next)."""
     children = descendants(server.process.pid)
     server.stop()
+    wait_gone(children, timeout_s)
+
+
+def wait_gone(pids: list[int], timeout_s: float = 60) -> None:
     deadline = time.time() + timeout_s
-    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in children):
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
         time.sleep(0.2)
 
 
@@ -248,9 +252,7 @@ def fresh_served_page(browser):
         children = children or descendants(serve.pid)
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=120)
-        deadline = time.time() + 60
-        while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in children):
-            time.sleep(0.2)
+        wait_gone(children)
 
 
 def run(epochs: int = 5, visitors: int = 4, later: int = 3, drawing_s: float = 20.0) -> dict:
