@@ -25,7 +25,7 @@ from ui.access import is_owner
 from ui.bars import READING_STYLE
 from ui.handwriting import forget_sample_total
 from ui.session import Network, active_network, freeze_what_is_loaded, open_database
-from ui.sidebar import sidebar
+from ui.sidebar import sidebar, sidebar_title
 
 CANVAS_SIDE = 280
 MAX_DRAWING_SIDE = 3 * CANVAS_SIDE  # a high-density screen may send the canvas at 2× or 3×
@@ -124,6 +124,7 @@ def reading() -> None:
 forget_sample_total()  # a full run counts the visitor's samples again (a stroke does not)
 # What does not change with a stroke stays outside the fragment, so a stroke
 # neither reruns nor sends it again: the title, the brush, "Look closer", the bars' style.
+sidebar_title()  # first: the sidebar's arrival would move the canvas under a visitor's pen
 st.title("✍️ Read my digit")
 st.write(  # the canvas's own toolbar (undo, redo, clear) appears just above it on hover
     "Draw a digit: a neural network trained on MNIST reads it as you draw. "

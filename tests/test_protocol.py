@@ -18,6 +18,7 @@ from bench.strokes import drawing_pool, samples_file, string_array
 from model.store.defaults import copy_default
 
 pytestmark = pytest.mark.slow  # each starts a Streamlit server
+MAIN, SIDEBAR = 0, 1  # a delta path's first index: Streamlit's root containers
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,19 @@ def test_strokes_on_the_page_are_read_and_answered_by_the_fragment_alone(app_url
         assert not stroke.media_urls(), "the network's input comes inline, not as a file to fetch"
         assert any("data:image/png;base64," in html.body for html in stroke.find("html"))
     assert right >= 7, f"the shipped network read {right} of 8 drawn MNIST test digits"
+    session.close()
+
+
+def test_the_sidebar_arrives_before_the_canvas(app_url):
+    """The sidebar's arrival narrows the main area: a canvas drawn before it jumps sideways under the pen.
+
+    Seen in CI: a drawing begun as soon as the canvas appeared landed partly off it (a 7 read as 2).
+    """
+    session, first, _ = connect(app_url)
+    roots = [(path[0], element.WhichOneof("type")) for path, _, element in first.elements]
+    sidebar = roots.index(next(r for r in roots if r[0] == SIDEBAR))
+    canvas = roots.index((MAIN, "bidi_component"))
+    assert sidebar < canvas, f"the canvas (message {canvas}) came before the sidebar (message {sidebar})"
     session.close()
 
 

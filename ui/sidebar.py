@@ -44,10 +44,19 @@ REFRESH_S = 0.5  # how often a waiting or running job's progress is shown
 LAST_MOMENT_S = 0.3
 
 
+def sidebar_title() -> None:
+    """The sidebar's title, written before the canvas so that the sidebar is there from the page's first moment.
+
+    The rest of the sidebar comes after the canvas (a visitor can draw while it loads), but the sidebar's
+    arrival narrows the main area: a canvas drawn before it would jump sideways under the pen.
+    """
+    st.sidebar.header("Train a network")
+
+
 def sidebar() -> None:
+    """Everything in the sidebar below its title (`sidebar_title`, written first)."""
     warm_cluster()
     with st.sidebar:
-        st.header("Train a network")
         problem = mnist_problem()
         if problem:
             st.warning(problem)
