@@ -2,12 +2,13 @@
 
 import io
 
+import altair as alt
 import numpy as np
 import pytest
 from PIL import Image
 
 from ui import keys
-from ui.charts import activation_chart, confusion_chart, counts_chart, curves_chart, per_class_chart
+from ui.charts import activation_chart, confusion_chart, counts_chart, curves_spec, per_class_chart
 from ui.pictures import diverging, enlarge, overlay
 
 
@@ -28,7 +29,8 @@ def test_every_chart_builds_a_valid_spec():
 
     points = [Point(1, "training", 0.5, 0.8), Point(1, "validation", 0.4, 0.85)]
     for chart in (
-        curves_chart(points, "loss"),
+        alt.Chart.from_dict(curves_spec(points, "loss")),  # validated against Vega-Lite's schema
+        alt.Chart.from_dict(curves_spec(points, "accuracy")),
         confusion_chart(np.eye(10, dtype=int).tolist(), selectable=True),
         activation_chart(np.arange(64, dtype=np.float32), [63, 62]),
         per_class_chart([0.99] * 10),

@@ -38,7 +38,11 @@ from ui.session import (
 )
 
 OWNER_ONLY = "Only the owner of this app can change its default network."
-REFRESH_S = 0.5  # how often a waiting or running job's progress is shown
+# How often a waiting or running job's progress is shown. Each refresh costs the browser and the server CPU
+# that a local training, on the same cores, does not get: at 0.5 s a 15-epoch retrain's page took about
+# 300 ms of Chromium's CPU and 50 ms of the server's every second, at 1 s 180-210 and 40 (bench notes in
+# BENCHMARKS.md, "Training on Dask").
+REFRESH_S = 1.0
 # The refresh before a run's end waits for its network (the time left, and this for scoring the test set,
 # sending the network back and progress's own lag) rather than leaving it to the next refresh.
 LAST_MOMENT_S = 0.3
@@ -150,7 +154,7 @@ def job_status() -> None:
 
     @st.fragment(run_every=None if job.finished else REFRESH_S)
     def live():
-        from ui.charts import curves_chart
+        from ui.charts import curves_spec
 
         job.touch()  # the visitor is still here: a job nobody looks at is stopped
         left = job.seconds_left()
@@ -160,8 +164,8 @@ def job_status() -> None:
         if not job.finished:
             st.button(f"Stop {job.kind}", on_click=job.stop)
         if job.charted:  # the same between its redraws (`CHART_EVERY_S`), not at every refresh
-            st.altair_chart(curves_chart(job.charted, "loss"), width="stretch")
-            st.altair_chart(curves_chart(job.charted, "accuracy"), width="stretch")
+            st.vega_lite_chart(spec=curves_spec(job.charted, "loss"), width="stretch")
+            st.vega_lite_chart(spec=curves_spec(job.charted, "accuracy"), width="stretch")
         if job.finished and st.session_state.get(keys.COLLECTED) is not job:
             st.session_state[keys.COLLECTED] = job
             collect(job)

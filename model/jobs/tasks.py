@@ -24,8 +24,8 @@ MAX_RUN_SECONDS = 300  # of training per run, enforced here on the worker
 STOP_CHECK_SECONDS = 0.5  # how often a run asks the scheduler whether it was told to stop
 # Each progress message is a round trip to the scheduler that the training
 # waits for: one per 32 batches made a warm 5-epoch retrain about 1 s slower
-# (8.4 s against 7.3 s, medians of 3 in one run). The page looks twice a
-# second, so more often than this shows nothing more.
+# (8.4 s against 7.3 s, medians of 3 in one run). The page looks once a
+# second (`ui.sidebar.REFRESH_S`), so more often than this shows nothing more.
 PROGRESS_EVERY_SECONDS = 0.25
 VISITOR_CHECK_SECONDS = 0.5  # how often the warm-up asks the scheduler whether a visitor's run waits for it
 
