@@ -14,6 +14,7 @@ its own local cluster (nothing configured: the app starts it at the first job).
 - Four visitors pressing Train at once (four pages, four sessions): each
   must get their own network, in the order they clicked, and each waiting
   page must have shown its place ("N runs ahead of yours").
+- The CPU that showing a warm run's progress took the server and the browser, per second of the run.
 - Memory: the server's resident set, and its workers' (every process below
   it: nannies and workers) apart, idle after the page is loaded, while a
   training runs, and after the runs.
@@ -69,6 +70,20 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def browser_cpu_seconds() -> float:
+    """CPU time of this benchmark's Chromium processes (the browser and its renderers, below Playwright), seconds."""
+    from bench.pages import cpu_seconds
+
+    total = 0.0
+    for pid in descendants(os.getpid()):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().startswith("chrom"):
+                total += cpu_seconds(pid)
+        except OSError:  # gone meanwhile
+            pass
+    return total
 
 
 def memory(server: Server) -> dict:
@@ -258,6 +273,8 @@ def fresh_served_page(browser):
 def run(epochs: int = 5, visitors: int = 4, later: int = 3, drawing_s: float = 20.0) -> dict:
     from playwright.sync_api import sync_playwright
 
+    from bench.pages import cpu_seconds
+
     results: dict = {"plain_fit_s": [plain_fit_seconds(epochs)], "own_fit_s": [own_fit_seconds(epochs)]}
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
@@ -268,8 +285,9 @@ def run(epochs: int = 5, visitors: int = 4, later: int = 3, drawing_s: float = 2
                 time.sleep(2)
                 results["memory_idle_after_a_run"] = memory(server)
                 sidebar = page.get_by_test_id("stSidebar")
-                seconds = []
+                seconds, server_cpu, browser_cpu = [], [], []
                 for number in range(2, later + 2):
+                    cpu = cpu_seconds(server.process.pid), browser_cpu_seconds()
                     started = time.perf_counter()
                     sidebar.get_by_role("button", name="Train", exact=True).click()
                     if number == 2:
@@ -277,8 +295,15 @@ def run(epochs: int = 5, visitors: int = 4, later: int = 3, drawing_s: float = 2
                         results["memory_while_training"] = memory(server)
                     sidebar.get_by_text(f"Trained #{number}").wait_for(timeout=600_000)
                     seconds.append(time.perf_counter() - started)
+                    server_cpu.append((cpu_seconds(server.process.pid) - cpu[0]) / seconds[-1])
+                    browser_cpu.append((browser_cpu_seconds() - cpu[1]) / seconds[-1])
                     time.sleep(1)
                 results["later_retrains_s"] = seconds
+                # What showing the run's progress cost, per second of it: CPU a local training does not get.
+                results["page_cpu_ms_per_s"] = {
+                    "server": 1000 * statistics.median(server_cpu),
+                    "browser": 1000 * statistics.median(browser_cpu),
+                }
                 results["second_retrain_s"] = statistics.median(seconds)
                 page.close()
                 results["queue"] = four_visitors(browser, server.url, visitors, epochs)
@@ -376,6 +401,11 @@ def markdown(r: dict, command: str) -> str:
                     ["… seconds from click to network, per visitor", ", ".join(map(str, q["seconds_to_network"])), ""],
                 ],
             ),
+            "",
+            f"While those later runs trained, showing their progress took the server "
+            f"{r['page_cpu_ms_per_s']['server']:.0f} ms and Chromium {r['page_cpu_ms_per_s']['browser']:.0f} ms "
+            "of CPU per second of the run (medians): on this machine the browser shares the 2 cores with the "
+            "server and the worker, whose training runs at idle priority and gets what they leave.",
             "",
             "Places shown to each visitor: "
             + "; ".join(f"visitor {i + 1}: {', '.join(p) or '(ran at once)'}" for i, p in enumerate(q["places_seen"]))
