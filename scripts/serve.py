@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -205,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         else [Replica(n, args.port + n, env, logs, args.streamlit_args) for n in range(1, args.replicas + 1)]
     )
     proxy = None
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    stopping = threading.Event()  # waited on, not slept through: SIGTERM stops at once, even mid-restart
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:  # whatever fails from here on, nothing started is left running
         for replica in replicas:
             replica.start()
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(backends)} replica(s); logs in {logs}. Ctrl-C stops.",
             flush=True,
         )
-        while not stopping:
+        while not stopping.is_set():
             if proxy.poll() is not None:
                 print(f"HAProxy exited with status {proxy.returncode}; see {logs / 'haproxy.log'}.", file=sys.stderr)
                 return 1
@@ -242,9 +243,10 @@ def main(argv: list[str] | None = None) -> int:
                         f"Replica {replica.number} exited ({replica.process.returncode}); starting it again.",
                         flush=True,
                     )
-                    time.sleep(RESTART_DELAY_S)
+                    if stopping.wait(RESTART_DELAY_S):
+                        break
                     replica.start()
-            time.sleep(0.5)
+            stopping.wait(0.5)
     except KeyboardInterrupt:
         pass
     finally:

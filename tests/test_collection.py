@@ -54,6 +54,23 @@ def test_rate_limit_allows_count_per_window(database_url):
     assert limit.allow("saves:a", database_url, now=61)
 
 
+def test_rows_of_scopes_that_never_come_back_are_forgotten_after_a_day(database_url):
+    from sqlalchemy import select
+
+    from model.store.db import reading
+    from model.store.ratelimit import KEPT_S
+    from model.store.schema import rate_events
+
+    limit = RateLimit(5, 60)
+    assert limit.allow("password:10.0.0.1", database_url, now=0)  # an address that tries once, never again
+    assert limit.allow("password:10.0.0.2", database_url, now=KEPT_S + 1)
+    with reading("list the rows", database_url) as db:
+        scopes = list(db.execute(select(rate_events.c.scope)).scalars())
+    assert scopes == ["password:10.0.0.2"]
+    with pytest.raises(ValueError, match="window"):
+        RateLimit(5, KEPT_S + 1)
+
+
 def test_a_rate_limit_holds_when_many_servers_ask_at_once(database_url):
     """Every replica counts the same rows: of 12 tries at once, exactly the allowed 5 pass."""
     limit = RateLimit(5, 60)

@@ -22,7 +22,7 @@ from bench.chromium import ROOT
 from bench.protocol import Session
 from bench.strokes import drawing_pool
 from model.store.defaults import copy_default
-from scripts.serve import NotAnswering, wait_healthy
+from scripts.serve import RESTART_DELAY_S, NotAnswering, wait_healthy
 
 pytestmark = pytest.mark.slow  # starts a proxy, two servers and a training cluster
 
@@ -243,3 +243,19 @@ def test_a_killed_replicas_visitor_goes_on_on_the_other(served, strokes):
             time.sleep(0.5)
     else:
         pytest.fail("the killed replica was not started again")
+
+
+def test_serve_stops_at_once_even_while_it_waits_to_restart_a_replica(served):
+    """Last in this module: it stops the module's servers. SIGTERM must not wait out the restart's delay."""
+    os.kill(served.replica_pid(2), signal.SIGKILL)
+    deadline = time.time() + 15
+    while "Replica 2 exited" not in (served.home / "serve.log").read_text():
+        assert time.time() < deadline, "serve.py did not notice the killed replica"
+        time.sleep(0.1)
+    asked = time.monotonic()
+    served.process.send_signal(signal.SIGTERM)
+    served.process.wait(timeout=60)
+    took = time.monotonic() - asked
+    assert took < RESTART_DELAY_S, f"serve.py took {took:.1f} s to stop: it slept through the restart's delay"
+    assert served.process.returncode == 0
+    assert subprocess.run(["pgrep", "-f", f"--server.port {served.port + 1}"]).returncode == 1, "replica 1 was left"
