@@ -258,4 +258,6 @@ def test_serve_stops_at_once_even_while_it_waits_to_restart_a_replica(served):
     took = time.monotonic() - asked
     assert took < RESTART_DELAY_S, f"serve.py took {took:.1f} s to stop: it slept through the restart's delay"
     assert served.process.returncode == 0
-    assert subprocess.run(["pgrep", "-f", f"--server.port {served.port + 1}"]).returncode == 1, "replica 1 was left"
+    assert subprocess.run(["pgrep", "-f", f"streamlit run .*--server.port {served.port + 1}"]).returncode == 1, (
+        "replica 1 was left"
+    )
