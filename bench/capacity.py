@@ -11,13 +11,16 @@ the owner):
    reference for the server's CPU per stroke;
 2. the page, one server, at each of `--levels` visitors (a stroke every
    1.5-3 s each, `bench.visitors`);
-3. the page, one server, 60 visitors while 2 of them train the sidebar's
+3. the bare page and the page in turn, both servers up, `--pairs` times at
+   `--pair-visitors` visitors for `--pair-seconds` each: the ratio of their
+   CPU per stroke, with the machine's drift on both sides of each ratio;
+4. the page, one server, 60 visitors while 2 of them train the sidebar's
    default network and 1 imports a file of 2,000 samples;
-4. the page on `--replicas` replicas behind HAProxy (`scripts/serve.py`) at
-   `--replica-levels` visitors;
 5. the check against real browsers: `--pages` Chromium pages alone, then as
    many protocol visitors alone, each clearing and drawing (`LOAD_CLEAR`):
-   the server's CPU per rerun of each.
+   the server's CPU per rerun of each;
+6. the page on `--replicas` replicas behind HAProxy (`scripts/serve.py`) at
+   `--replica-levels` visitors.
 
 Each level is measured over `--seconds` after every visitor has connected:
 strokes sent, answered, read right (the Prediction against the digit's
@@ -300,53 +303,64 @@ def browsers_against_protocol(servers: Servers, pages: int, seconds: float, home
 
 def run(args) -> dict:
     home = Path(tempfile.mkdtemp(prefix="capacity-"))
-    results: dict = {"bare": [], "page": [], "busy": None, "replicas": [], "browsers": None}
+    results: dict = {"bare": [], "page": [], "pairs": [], "busy": None, "replicas": [], "browsers": None}
+    bare = page = served = None
     try:
         bare = one_server("bench/bare_app.py", home / "bare")
-        try:
-            warm(bare)
-            for visitors in args.bare_levels:
-                results["bare"].append(load(bare, visitors, args.seconds, home / "bare"))
-                print("bare", results["bare"][-1], flush=True)
-        finally:
-            bare.stop()
+        warm(bare)
+        for visitors in args.bare_levels:
+            results["bare"].append(load(bare, visitors, args.seconds, home / "bare"))
+            print("bare", results["bare"][-1], flush=True)
         page = one_server("app.py", home / "page")
-        try:
-            warm(page)
-            for visitors in args.levels:
-                results["page"].append(load(page, visitors, args.seconds, home / "page"))
-                print("page", results["page"][-1], flush=True)
-            if args.busy:
-                busy = load(page, args.busy, args.busy_seconds, home / "page", LOAD_TRAINERS=2, LOAD_IMPORTERS=1)
-                results["busy"] = busy
-                print("busy", busy, flush=True)
-            if args.pages:
-                results["browsers"] = browsers_against_protocol(page, args.pages, 30, home / "page")
-                print("browsers", results["browsers"], flush=True)
-        finally:
-            page.stop()
+        warm(page)
+        for visitors in args.levels:
+            results["page"].append(load(page, visitors, args.seconds, home / "page"))
+            print("page", results["page"][-1], flush=True)
+        # The two pages in turn, both servers up: whatever the machine's speed does over the run
+        # (up to 2x between hours here) falls on both sides of each ratio alike.
+        for _ in range(args.pairs):
+            pair = {
+                where: load(server, args.pair_visitors, args.pair_seconds, home / where)
+                for where, server in (("bare", bare), ("page", page))
+            }
+            results["pairs"].append(pair)
+            print("pair", {k: m["cpu_per_stroke_ms"] for k, m in pair.items()}, flush=True)
+        bare.stop()
+        bare = None
+        if args.busy:
+            results["busy"] = load(page, args.busy, args.busy_seconds, home / "page", LOAD_TRAINERS=2, LOAD_IMPORTERS=1)
+            print("busy", results["busy"], flush=True)
+        if args.pages:
+            results["browsers"] = browsers_against_protocol(page, args.pages, 30, home / "page")
+            print("browsers", results["browsers"], flush=True)
+        page.stop()
+        page = None
         if args.replicas > 1:
             served = replicas(args.replicas, home / "served")
-            try:
-                warm(served)
-                for visitors in args.replica_levels:
-                    results["replicas"].append(load(served, visitors, args.seconds, home / "served"))
-                    print("replicas", results["replicas"][-1], flush=True)
-            finally:
-                served.stop()
+            warm(served)
+            for visitors in args.replica_levels:
+                results["replicas"].append(load(served, visitors, args.seconds, home / "served"))
+                print("replicas", results["replicas"][-1], flush=True)
     finally:
+        for servers in (bare, page, served):
+            if servers is not None:
+                servers.stop()
         shutil.rmtree(home, ignore_errors=True)
     return results
 
 
-MEASURABLE_MS = 1.0
+MEASURABLE_S = 0.5  # CPU above idle over a window: fewer than 50 of the kernel's 10 ms ticks is noise
 
 
-def row(where: str, m: dict, single_p50: float, bare_cpu: dict[int, float]) -> list:
-    reference = bare_cpu.get(m["visitors"])
-    # Below this, a figure is the idle CPU's noise (10 ms clock ticks over a few strokes), not a stroke's cost.
-    measurable = m["cpu_per_stroke_ms"] >= MEASURABLE_MS
-    ratio = f" ({m['cpu_per_stroke_ms'] / reference:.2f}× bare)" if reference and reference >= MEASURABLE_MS else ""
+def measured(m: dict) -> float | None:
+    """The CPU per stroke, or None where the strokes together cost less than the idle CPU's noise."""
+    return m["cpu_per_stroke_ms"] if m["cpu_per_stroke_ms"] * m["answered"] / 1000 >= MEASURABLE_S else None
+
+
+def row(where: str, m: dict, single_p50: float, bare: dict[int, dict]) -> list:
+    cost = measured(m)
+    reference = measured(bare[m["visitors"]]) if m["visitors"] in bare else None
+    ratio = f" ({cost / reference:.2f}× bare)" if cost and reference else ""
     connected = m.get("connected", m["visitors"])
     return [
         where,
@@ -356,7 +370,7 @@ def row(where: str, m: dict, single_p50: float, bare_cpu: dict[int, float]) -> l
         f"{m['exceptions']} / {m['tracebacks']}",
         f"{m['p50']:.0f} / {m['p95']:.0f} / {m['p99']:.0f} / {m['max']:.0f}",
         f"{m['p95'] / single_p50:.1f}×" if single_p50 else "",
-        f"{m['cpu_per_stroke_ms']:.1f}{ratio}" if measurable else "– (within the idle's noise)",
+        f"{cost:.1f}{ratio}" if cost else "– (within the idle's noise)",
         f"{100 * m['cpu_share']:.0f}%",
         f"{m['memory_servers']:.0f} / {m['memory_tree']:.0f}",
         f"{100 * m['generator_share']:.1f}%",
@@ -372,7 +386,7 @@ def markdown(results: dict, command: str) -> str:
     single = next((m for m in results["page"] if m["visitors"] == 1), None)
     single_p50 = single["p50"] if single else 0.0
     bare_single = next((m for m in results["bare"] if m["visitors"] == 1), None)
-    bare_cpu = {m["visitors"]: m["cpu_per_stroke_ms"] for m in results["bare"]}
+    bare_cpu = {m["visitors"]: m for m in results["bare"]}
     rows = [row("bare page", m, bare_single["p50"] if bare_single else 0, {}) for m in results["bare"]]
     rows += [row("the page, 1 server", m, single_p50, bare_cpu) for m in results["page"]]
     busy = results["busy"]
@@ -409,6 +423,8 @@ def markdown(results: dict, command: str) -> str:
         table(header, rows),
         "",
     ]
+    if results.get("pairs"):
+        lines += [pairs_line(results["pairs"]), ""]
     if results["browsers"]:
         b = results["browsers"]
         lines += [
@@ -433,10 +449,26 @@ def markdown(results: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def pairs_line(pairs: list[dict]) -> str:
+    ratios = [p["page"]["cpu_per_stroke_ms"] / p["bare"]["cpu_per_stroke_ms"] for p in pairs]
+    bare = [p["bare"]["cpu_per_stroke_ms"] for p in pairs]
+    page = [p["page"]["cpu_per_stroke_ms"] for p in pairs]
+    visitors, seconds = pairs[0]["page"]["visitors"], pairs[0]["page"]["seconds"]
+    return (
+        f"**The server's CPU per stroke, the page against the bare page, measured in turn with both servers up "
+        f"({len(pairs)} pairs of {seconds:.0f} s at {visitors} visitors each): "
+        f"{', '.join(f'{r:.2f}×' for r in ratios)}; median {float(np.median(ratios)):.2f}×** "
+        f"(bare page {min(bare):.1f}–{max(bare):.1f} ms, the page {min(page):.1f}–{max(page):.1f} ms a stroke)."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.split("\n")[0])
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 20, 60, 100, 200])
     parser.add_argument("--bare-levels", type=int, nargs="+", default=[1, 20, 60])
+    parser.add_argument("--pairs", type=int, default=3, help="bare page and page in turn, for the CPU ratio")
+    parser.add_argument("--pair-visitors", type=int, default=60)
+    parser.add_argument("--pair-seconds", type=float, default=30)
     parser.add_argument("--busy", type=int, default=60, help="visitors while 2 train and 1 imports")
     parser.add_argument("--busy-seconds", type=float, default=60)
     parser.add_argument("--replicas", type=int, default=2)
