@@ -87,7 +87,11 @@ def haproxy() -> str:
 
 
 def start_cluster():
-    """The one training cluster of every replica (a local one), warmed up; returns its client.
+    """The one training cluster of every replica (a local one), warmed up.
+
+    This process keeps the cluster, not a client of it: the replicas are its
+    clients, and a client here would only add its reconnection errors to the
+    terminal when Ctrl-C ends the cluster's processes along with this one.
 
     A warm-up that fails or takes too long is said, and serving goes on: the
     page says why training is unavailable, or the first run warms the worker.
@@ -98,13 +102,14 @@ def start_cluster():
     from model.jobs.queue import WARM_UP_PRIORITY
     from model.jobs.tasks import warm_up
 
-    client = Client(local_cluster(), set_as_default=False)
-    warm = client.submit(warm_up, pure=False, priority=WARM_UP_PRIORITY)
-    try:
-        warm.result(timeout=WARM_UP_TIMEOUT_S)
-    except Exception as error:
-        print(f"The training worker did not warm up ({type(error).__name__}: {error}); serving anyway.", flush=True)
-    return client
+    cluster = local_cluster()
+    with Client(cluster, set_as_default=False) as client:
+        warm = client.submit(warm_up, pure=False, priority=WARM_UP_PRIORITY)
+        try:
+            warm.result(timeout=WARM_UP_TIMEOUT_S)
+        except Exception as error:
+            print(f"The training worker did not warm up ({type(error).__name__}: {error}); serving anyway.", flush=True)
+    return cluster
 
 
 class NotAnswering(RuntimeError):
@@ -194,11 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     # Every replica signs and reads the same cookies (sign-in), whichever one a visitor reaches.
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
-    client = None
+    cluster = None
     if not args.backend and not env.get("DASK_SCHEDULER_ADDRESS"):
         print("Starting the training cluster and warming it up (about 10 s) …", flush=True)
-        client = start_cluster()
-        env["DASK_SCHEDULER_ADDRESS"] = client.scheduler.address
+        cluster = start_cluster()
+        env["DASK_SCHEDULER_ADDRESS"] = cluster.scheduler_address
 
     replicas = (
         []
@@ -254,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
             proxy.terminate()
         for replica in replicas:
             replica.stop()
-        if client is not None:
-            client.close()
-            client.cluster.close()
+        if cluster is not None:
+            from model.jobs.cluster import stop
+
+            stop(cluster)
     return 0
 
 

@@ -280,6 +280,43 @@ def test_a_server_killed_with_sigkill_leaves_no_scheduler_or_worker_behind(tmp_p
     assert not alive, f"still running after the server's kill -9: {alive}"
 
 
+def test_ctrl_c_ends_a_server_and_its_cluster_at_once_and_quietly(tmp_path):
+    """Ctrl-C reaches the whole process group, the cluster's processes too: the server must not then try
+    for 30 s to reach a scheduler that is gone (it took 40 s and printed five tracebacks)."""
+    import subprocess
+
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import os, time\n"
+        "from model.jobs.cluster import get_client\n"
+        "try:\n"
+        "    print(get_client().submit(os.getpid, pure=False).result(), flush=True)\n"
+        "    time.sleep(600)\n"
+        "except KeyboardInterrupt:\n"
+        "    pass\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    server = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # a group of its own, as a terminal's foreground job
+    )
+    worker_pid = int(server.stdout.readline())
+    time.sleep(2)  # a cluster up for a moment (Dask's processes print their own tracebacks if stopped starting)
+    asked = time.monotonic()
+    os.killpg(server.pid, signal.SIGINT)
+    _, errors = server.communicate(timeout=60)
+    took = time.monotonic() - asked
+    assert took < 5, f"Ctrl-C took {took:.0f} s to end the server"
+    assert "distributed.client - ERROR" not in errors, errors[-3000:]
+    assert not Path(f"/proc/{worker_pid}").exists() or "Z" in _state(worker_pid)
+
+
 def _state(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

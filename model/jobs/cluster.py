@@ -23,16 +23,19 @@ A scheduler that cannot be reached, or a cluster that cannot start, is a
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
 
 import dask
 
+from model.jobs.lifeline import ENDS_WITH_PARENT
 from model.jobs.lifeline import PARENT_VAR as LIFELINE_PARENT_VAR
 
 LOCAL_WORKER_CORES = 4  # cores per local worker: TensorFlow's gain beyond this is small for these networks
 CONNECT_TIMEOUT = "5s"
+CLOSE_TIMEOUT_S = 2  # for each of the client and the cluster, on the way out
 ALLOWED_FAILURES = 0  # a task whose worker dies is failed at once (and the nanny restarts the worker)
 
 _client = None
@@ -135,8 +138,38 @@ def close_client() -> None:
     global _client
     with _lock:
         if _client is not None:
-            cluster = _client.cluster
-            _client.close()
-            if cluster is not None:
-                cluster.close()
+            close(_client)
             _client = None
+
+
+def close(client) -> None:
+    """Close `client` on the way out, and the local cluster it started (`stop`), within a few seconds.
+
+    Ctrl-C in a terminal reaches every process of its group, the cluster's
+    scheduler and nannies included: they may be closing, or gone, when this
+    process closes them, and Dask would try to reach them for up to 30 s (its
+    connect timeout) and print tracebacks (a server took 40 s and printed five).
+    """
+    cluster = client.cluster
+    if cluster is not None:
+        # Closing cancels the client's attempts to reach a scheduler that went with Ctrl-C: Dask logs each
+        # with a traceback, and none is news on the way out.
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+    with contextlib.suppress(Exception):
+        client.close(timeout=CLOSE_TIMEOUT_S)
+    if cluster is not None:
+        stop(cluster)
+
+
+def stop(cluster) -> None:
+    """Let a local cluster end with this process, or close it where it would not (within a few seconds).
+
+    On Linux every process of the cluster is sent SIGTERM when this one ends
+    (`model.jobs.lifeline`), and each answers with an orderly close of its own:
+    nothing needs to be waited for, whether they are alive, closing or gone.
+    """
+    if ENDS_WITH_PARENT:
+        cluster.shutdown_on_close = False  # else Dask's own exit hook waits up to 10 s for it
+        return
+    with contextlib.suppress(Exception):
+        cluster.close(timeout=CLOSE_TIMEOUT_S)

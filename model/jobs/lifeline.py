@@ -21,12 +21,13 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG = 1
+ENDS_WITH_PARENT = sys.platform.startswith("linux")  # where prctl can tie a process to its parent
 PARENT_VAR = "LIFELINE_PARENT_PID"  # the pid the first process of the cluster must outlive
 
 
 def tie_to_parent(expected_parent: int | None = None) -> bool:
     """Be sent SIGTERM when the parent process dies; return False where Linux's prctl is not there."""
-    if not sys.platform.startswith("linux"):
+    if not ENDS_WITH_PARENT:
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
