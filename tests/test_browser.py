@@ -110,7 +110,8 @@ def test_correcting_a_reading_saves_a_sample(page, database):
         wait_idle(page)
         page.get_by_test_id("stMain").get_by_role("radio", name=str(corrected), exact=True).click()
         before += 1
-        expect(page.get_by_text(f"Saved as a {corrected}. You have {before} samples.")).to_be_visible(timeout=10_000)
+        said = f"Saved as a {corrected}. You have {before} sample{'' if before == 1 else 's'}."
+        expect(page.get_by_text(said)).to_be_visible(timeout=10_000)
         assert store.counts()[corrected] >= 1 and len(store.entries()) == before
 
 
@@ -150,7 +151,7 @@ def test_two_visitors_keep_their_samples_apart(browser, shared_url):
     expect(prediction(a)).to_have_text("7", timeout=15_000)
     wait_idle(a)
     a.get_by_test_id("stMain").get_by_role("radio", name="1", exact=True).click()
-    expect(a.get_by_text("Saved as a 1. You have 1 samples.")).to_be_visible(timeout=10_000)
+    expect(a.get_by_text("Saved as a 1. You have 1 sample.")).to_be_visible(timeout=10_000)
     assert "samples=" in a.url, "the first save gives the page its private address"
     assert "Save as default" not in a.get_by_test_id("stSidebar").inner_text()
 

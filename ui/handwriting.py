@@ -42,9 +42,14 @@ def correction(digit_image: np.ndarray, strokes: dict | None) -> None:
     saved = st.session_state.get(keys.SAVED_SAMPLE)  # (label, the drawing it was given to, note)
     total = sample_total()
     if saved and saved[1] == digit_image.tobytes():
-        st.caption(f"Saved as a {saved[0]}{saved[2]}. You have {total} samples.")
+        st.caption(f"Saved as a {saved[0]}{saved[2]}. You have {counted(total, 'sample')}.")
     elif total:
-        st.caption(f"You have {total} samples.")
+        st.caption(f"You have {counted(total, 'sample')}.")
+
+
+def counted(n: int, noun: str) -> str:
+    """ "1 sample", "3 samples" """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def sample_total() -> int:
@@ -143,7 +148,7 @@ def review(samples: SampleStore) -> None:
         return
     if not newest:
         return
-    with st.expander(f"Review the newest {len(newest)} samples"):
+    with st.expander(f"Review the newest {counted(len(newest), 'sample')}"):
         columns = st.columns(6)
         for n, sample in enumerate(newest):
             with columns[n % 6]:
