@@ -287,8 +287,10 @@ def test_ctrl_c_ends_a_server_and_its_cluster_at_once_and_quietly(tmp_path):
 
     script = tmp_path / "server.py"
     script.write_text(
-        "import os, time\n"
+        "import os, signal, time\n"
         "from model.jobs.cluster import get_client\n"
+        # As in a terminal: a test runner started in the background may hand its children SIGINT ignored.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "try:\n"
         "    print(get_client().submit(os.getpid, pure=False).result(), flush=True)\n"
         "    time.sleep(600)\n"
