@@ -386,13 +386,13 @@ def markdown(results: dict, command: str) -> str:
     single = next((m for m in results["page"] if m["visitors"] == 1), None)
     single_p50 = single["p50"] if single else 0.0
     bare_single = next((m for m in results["bare"] if m["visitors"] == 1), None)
-    bare_cpu = {m["visitors"]: m for m in results["bare"]}
+    bare_levels = {m["visitors"]: m for m in results["bare"]}
     rows = [row("bare page", m, bare_single["p50"] if bare_single else 0, {}) for m in results["bare"]]
-    rows += [row("the page, 1 server", m, single_p50, bare_cpu) for m in results["page"]]
+    rows += [row("the page, 1 server", m, single_p50, bare_levels) for m in results["page"]]
     busy = results["busy"]
     if busy:
-        rows.append(row("the page, 1 server, 2 training, 1 importing", busy, single_p50, bare_cpu))
-    rows += [row("the page, 2 replicas behind HAProxy", m, single_p50, bare_cpu) for m in results["replicas"]]
+        rows.append(row("the page, 1 server, 2 training, 1 importing", busy, single_p50, bare_levels))
+    rows += [row("the page, 2 replicas behind HAProxy", m, single_p50, bare_levels) for m in results["replicas"]]
     header = [
         "page",
         "visitors",
@@ -450,9 +450,9 @@ def markdown(results: dict, command: str) -> str:
 
 
 def pairs_line(pairs: list[dict]) -> str:
-    ratios = [p["page"]["cpu_per_stroke_ms"] / p["bare"]["cpu_per_stroke_ms"] for p in pairs]
     bare = [p["bare"]["cpu_per_stroke_ms"] for p in pairs]
     page = [p["page"]["cpu_per_stroke_ms"] for p in pairs]
+    ratios = [cost / reference for cost, reference in zip(page, bare)]
     visitors, seconds = pairs[0]["page"]["visitors"], pairs[0]["page"]["seconds"]
     return (
         f"**The server's CPU per stroke, the page against the bare page, measured in turn with both servers up "
