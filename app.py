@@ -7,7 +7,8 @@ with train.py), the page's parts in `ui/`. Drawing and predicting need no
 TensorFlow: the network's weights are read into NumPy once per server
 process, so the canvas is ready at once and each stroke is answered in well
 under a millisecond of computation. TensorFlow is imported only by the Dask
-workers that run trainings (`model.jobs.queue`, `model.jobs.tasks`), never in the server itself.
+workers that run trainings (`model.jobs.service`, `model.jobs.tasks`), never in the server itself.
+ARCHITECTURE.md maps the rest.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ from streamlit_drawable_canvas import st_canvas
 from model.reading.metrics import best_two
 from model.reading.preprocess import DrawingError, read_png, to_mnist
 from model.reading.threads import one_blas_thread
+from model.settings import MAX_DRAWING_SIDE
+from model.store.network import Network
 from ui import keys
 from ui.access import is_owner
 from ui.bars import READING_STYLE
 from ui.handwriting import forget_sample_total
-from ui.session import Network, active_network, freeze_what_is_loaded, open_database
-from ui.sidebar import sidebar, sidebar_title
+from ui.networks import networks_panel
+from ui.owner import owner_panel
+from ui.session import active_network, freeze_what_is_loaded, open_database, warm_cluster
+from ui.training import sidebar_title, training_form
 
 CANVAS_SIDE = 280
-MAX_DRAWING_SIDE = 3 * CANVAS_SIDE  # a high-density screen may send the canvas at 2× or 3×
 DEFAULT_BRUSH = 18  # px: strokes as thick as MNIST's for a digit that fills the box
 UNSURE_BELOW = 0.60
 EXPLORE = ["Inside the network", "Where it fails", "Teach it your handwriting"]
@@ -119,6 +123,15 @@ def explore(network: Network | None, digit_image: np.ndarray | None) -> None:
 def reading() -> None:
     """A stroke reruns only this part of the page (canvas, prediction, panels), not the sidebar."""
     explore(*draw_and_predict())
+
+
+def sidebar() -> None:
+    """Everything in the sidebar below its title (`sidebar_title`, written first)."""
+    warm_cluster()
+    with st.sidebar:
+        training_form()
+        networks_panel()
+        owner_panel()
 
 
 forget_sample_total()  # a full run counts the visitor's samples again (a stroke does not)

@@ -1,11 +1,13 @@
 """Train the MNIST ANN from the command line and save it with its model card.
 
     python train.py --hidden 128 64 --epochs 10 --batch-size 128 --dropout 0.2 \\
-        --learning-rate 0.001 --seed 0 [--augment] --data PATH --out model/mnist_ann.keras
+        --learning-rate 0.001 --seed 0 [--augment] --data PATH --out model/mnist_ann.keras [--publish]
 
 Every argument is checked before anything is loaded or trained; a bad one
 ends the run with a one-line error and exit status 2, and nothing is written.
 The same seed and arguments on the same machine give the same network.
+It writes the file it is asked to write; `--publish` also makes the network
+the default every visitor of the app gets (`model.store.defaults`).
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from model.config import CLI_LIMITS, OPTIONS, Option, TrainConfig
 from model.store.atomic import check_writable
 from model.store.card import card_path
 from model.store.data import MnistUnavailable, load_mnist, mnist_source, provenance
+from model.store.network_file import SHIPPED
 
-REAL_SOURCES = ("digilets", "ardis", "hwd")  # model.training.real.SOURCES, named here so --help needs no import
+# model.training.extras.real's SOURCES and SHIPPABLE, named here so that --help needs no import.
+REAL_SOURCES = ("unipen", "digilets", "ardis", "hwd")
+SHIPPABLE_SOURCES = ("unipen", "hwd")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -102,7 +107,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         nargs="+",
         default=None,
         help="a stronger network (.keras, e.g. `python -m bench.judge train`'s CNN) to distil, or several, "
-        "averaged: the network also learns their softened answers (model/training/distill.py)",
+        "averaged: the network also learns their softened answers (model/training/extras/distill.py)",
     )
     add("--temperature", type=float, default=4.0, help="with --teacher: the softening temperature (default: 4)")
     add(
@@ -115,9 +120,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--out",
         metavar="PATH",
         default="model/mnist_ann.keras",
-        help="where to write the model; its card goes beside it as .json, and a model already "
-        "there is kept in <name>.history/ (the last few) (default: model/mnist_ann.keras, the network shipped "
-        "with the app; the defaults the owner saves from the page live in its database)",
+        help="where to write the model; its card goes beside it as .json (default: model/mnist_ann.keras, the "
+        "network shipped with the app)",
+    )
+    add(
+        "--publish",
+        action="store_true",
+        help="also make the network the default every new visitor of the app gets (in the app's database, "
+        "SAMPLES_DATABASE_URL); the one it replaces is kept for a rollback",
     )
     args = parser.parse_args(argv)
 
@@ -132,14 +142,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if unwritable:
         parser.error(f"cannot save to {args.out}: {unwritable}.")
     if args.extra_real is not None:
-        from model.training.real import MAX_RENDERINGS, check
+        from model.training.extras.real import MAX_RENDERINGS, check
 
         if not 1 <= args.real_renderings <= MAX_RENDERINGS:
             parser.error(f"--real-renderings must be 1 to {MAX_RENDERINGS} (got {args.real_renderings}).")
         if problem := check(args.extra_real):
             parser.error(f"--extra-real: {problem}")
+        unshippable = [source for source in args.real_sources if source not in SHIPPABLE_SOURCES]
+        if unshippable and Path(args.out).resolve() == SHIPPED.resolve():
+            parser.error(
+                f"--out {args.out} is the network this repository ships, and {', '.join(unshippable)} may not "
+                "teach it (their licences do not allow passing on what is learnt); write elsewhere, or use "
+                f"--real-sources {' '.join(SHIPPABLE_SOURCES)}."
+            )
     if args.teacher is not None:
-        from model.training.distill import Distillation
+        from model.training.extras.distill import Distillation
 
         for path in args.teacher:
             if not (path.endswith(".keras") and Path(path).is_file()):
@@ -172,11 +189,11 @@ def print_progress(p) -> None:
         print(f"\repoch {p.epoch:>3}/{p.epochs}  batch {p.batch}/{p.batches}", end="", flush=True)
 
 
-def print_result(result, started: float) -> None:
-    test = result.card.test
+def print_result(network, started: float) -> None:
+    test = network.card.test
     print(
         f"Test accuracy {test.accuracy:.2%} (loss {test.loss:.4f}) on {test.count} images; "
-        f"{result.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s."
+        f"{network.net.parameter_count:,} parameters; {time.perf_counter() - started:.1f} s."
     )
 
 
@@ -220,9 +237,7 @@ def score_held_out(net, extra: dict) -> dict:
 def train_on_cluster(args) -> int:
     """With DASK_SCHEDULER_ADDRESS: the same run as a task on that cluster, its workers' own MNIST."""
     from model.jobs.cluster import ClusterUnavailable, scheduler_address
-    from model.jobs.queue import JobQueue
-    from model.jobs.tasks import keras_file_task, train_task
-    from model.store.defaults import save_default
+    from model.jobs.service import JobService, Kind, TrainSpec
 
     if args.data or args.extra or args.extra_real or args.teacher:
         print(
@@ -231,7 +246,7 @@ def train_on_cluster(args) -> int:
             file=sys.stderr,
         )
         return 2
-    queue = JobQueue(abandon_after_s=float("inf"))
+    service = JobService(abandon_after_s=float("inf"))
     config = args.config
     command = config.command(out=args.out)
     print(f"Training {config.hidden} for {config.epochs} epochs on the cluster at {scheduler_address()} …", flush=True)
@@ -239,7 +254,7 @@ def train_on_cluster(args) -> int:
     job = None
     try:
         # the command line's own run: no per-run time limit, which is for the page's shared queue
-        job = queue.submit("train.py", "training", train_task, config, command, limit_s=float("inf"))
+        job = service.submit("train.py", Kind.TRAIN, TrainSpec(config, command, limit_s=float("inf")))
         shown = 0
         while not job.finished:
             time.sleep(0.25)
@@ -252,15 +267,11 @@ def train_on_cluster(args) -> int:
         if job.state != "done":
             print(f"train.py: error: the run {job.state}: {job.error}", file=sys.stderr)
             return 1
-        result = job.result
-        print_result(result, started)
-        saving = queue.submit("train.py", "save", keras_file_task, result.net, result.card)
-        while not saving.finished:
-            time.sleep(0.1)
-        if saving.state != "done":
-            print(f"train.py: error: could not make the .keras file: {saving.error}", file=sys.stderr)
-            return 1
-        save_default(args.out, saving.result, result.card, result.net)
+        print_result(job.result, started)
+        from model.training.ann import keras_bytes, to_keras
+
+        model = to_keras(job.result.net, dropout=config.dropout)
+        return save(args, keras_bytes(model), job.result.card)
     except ClusterUnavailable as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 1
@@ -269,10 +280,28 @@ def train_on_cluster(args) -> int:
             job.stop()
         print("\ntrain.py: interrupted; the run was stopped and nothing was written.", file=sys.stderr)
         return 130
+
+
+def save(args, keras_bytes: bytes, card) -> int:
+    """Write the network where `--out` says, and with `--publish` make it the app's default."""
+    from model.store.network_file import write_network_file
+
+    try:
+        network = write_network_file(args.out, keras_bytes, card)
     except OSError as error:
         print(f"train.py: error: could not save {args.out}: {error}", file=sys.stderr)
         return 1
     print(f"Saved {args.out} and its card {card_path(args.out)}.")
+    if args.publish:
+        from model.store.db import StoreUnavailable, database_url, describe
+        from model.store.defaults import publish
+
+        try:
+            name = publish(network)
+        except StoreUnavailable as error:
+            print(f"train.py: error: the network was saved but not published: {error}", file=sys.stderr)
+            return 1
+        print(f"Published it as the app's default ({name}, in {describe(database_url())}).")
     return 0
 
 
@@ -298,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
 
     real = None
     if args.extra_real:
-        from model.training.real import real_training_digits
+        from model.training.extras.real import real_training_digits
 
         images, labels, info = real_training_digits(
             args.extra_real, args.real_renderings, args.config.seed, tuple(args.real_sources)
@@ -306,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Adding {len(labels):,} real writers' digits from {info['file']} ({', '.join(info['used'])}).")
 
     # TensorFlow is imported only now: argument errors and --help stay instant.
-    from model.training.keras_ann import save_model
-    from model.training.run import RealExtra, Teacher, fit_network
+    from model.training.ann import fit_network, keras_bytes
+    from model.training.extras.distill import Teacher
+    from model.training.extras.real import RealExtra
 
     if args.extra_real:
         real = RealExtra(images, labels, info)
@@ -327,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Training {config.hidden} on {len(mnist[0][0])} images for {config.epochs} epochs …", flush=True)
     started = time.perf_counter()
     try:
-        result = fit_network(
+        model, network = fit_network(
             config,
             mnist,
             data_info,
@@ -336,18 +366,15 @@ def main(argv: list[str] | None = None) -> int:
             extra=real,
             teacher=teacher,
         )
+        card = network.card
         if extra:
-            result.card = replace(result.card, extra_samples=score_held_out(result.net, extra))
-        print_result(result, started)
-        save_model(result.model, args.out, result.card)
+            card = replace(card, extra_samples=score_held_out(network.net, extra))
+        print_result(network, started)
+        data = keras_bytes(model)
     except KeyboardInterrupt:
         print("\ntrain.py: interrupted; nothing was written.", file=sys.stderr)
         return 130
-    except OSError as error:
-        print(f"train.py: error: could not save {args.out}: {error}", file=sys.stderr)
-        return 1
-    print(f"Saved {args.out} and its card {card_path(args.out)}.")
-    return 0
+    return save(args, data, card)
 
 
 if __name__ == "__main__":

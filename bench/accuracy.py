@@ -295,14 +295,14 @@ def main(argv=None) -> int:
                     else "The real-writer judge was not prepared for this run. "
                 )
                 + "Same drawings for every row.",
-                "**Kept apart from training.** A network trained with `--redraw` (model/training/styles.py) "
+                "**Kept apart from training.** A network trained with `--redraw` (model/training/extras/styles.py) "
                 "sees MNIST **training** digits redrawn from their skeletons with random brushes, and "
                 "flags and bases on 1s, bars across 7s, curled tails on 9s and open-topped 4s grown from "
                 "them with random lengths, angles and places. It never sees this benchmark's fixed style "
                 "templates, its hand model (size, slant, rotation, wobble), or any MNIST test digit: the "
                 "training code cannot import `bench/`, and the styles here are one author's templates "
                 "drawn through a different hand. A network trained with `--extra-real` sees other real "
-                "writers (model/training/real.py: the DigiLeTs writers not in the judge, ARDIS's training "
+                "writers (model/training/extras/real.py: the DigiLeTs writers not in the judge, ARDIS's training "
                 "split, HwD-1000), never the judge's writers, whose file the training code refuses.",
                 table(
                     [

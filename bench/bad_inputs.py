@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from bench.report import machine, replace_section, table
-from model.store.defaults import copy_default
+from model.store.network_file import copy_network_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "model" / "mnist_ann.keras"
@@ -70,7 +70,7 @@ class Rig:
         self.home = Path(tempfile.mkdtemp(prefix="bad-inputs-"))
         self.model = self.home / "model" / "net.keras"
         self.model.parent.mkdir()
-        copy_default(SHIPPED, self.model)
+        copy_network_file(SHIPPED, self.model)
         from model.store.collection import new_token, visitor_store
 
         self.url = f"sqlite:///{self.home / 'samples.sqlite3'}"
@@ -79,22 +79,19 @@ class Rig:
         self.ids = [self.store.add(image(i), i).id for i in range(5)]
 
     def nothing_lost(self) -> bool:
-        from model.store.defaults import load_default
-        from model.store.published import current_default
+        from model.store.defaults import current_default
+        from model.store.network_file import read_network_file
 
         try:
             entries = [e["id"] for e in self.store.entries()]
             [self.store.load(i) for i in self.ids]
-            return (
-                entries[:5] == self.ids
-                and load_default(self.model).problem is None
-                and current_default(self.model, self.url).problem is None
-            )
+            read_network_file(self.model)
+            return entries[:5] == self.ids and current_default(self.url, self.model)[1] is None
         except Exception:
             return False
 
     def restore_model(self):
-        copy_default(SHIPPED, self.model)
+        copy_network_file(SHIPPED, self.model)
 
 
 # What the code raises on purpose: each carries a sentence the page shows as it is.
@@ -118,7 +115,7 @@ def attempt(action) -> tuple[str, bool, float, float]:
 def rows(rig: Rig) -> list[dict]:
     from model.reading.preprocess import read_png, to_mnist
     from model.store.card import ModelCard
-    from model.store.defaults import load_default, save_default
+    from model.store.network_file import write_network_file
     from model.store.samples import SampleStore
 
     store = rig.store
@@ -193,17 +190,17 @@ def rows(rig: Rig) -> list[dict]:
         ("sample: the database server cannot be reached", "", lambda: unreachable(rig.home)),
         ("collection: the token '../../etc' in the URL", "", lambda: collection_of("../../etc")),
         ("collection: a guessed token", "", lambda: collection_of("0" * 32)),
-        ("default: card is valid JSON of the wrong shape", "", lambda: wrong_card(rig, load_default)),
+        ("network file: card is valid JSON of the wrong shape", "", lambda: wrong_card(rig)),
         (
-            "default: network replaced, card left (a kill between the two writes)",
+            "network file: network replaced, card left (a kill between the two writes)",
             "",
-            lambda: mismatched_pair(rig, load_default, save_default),
+            lambda: mismatched_pair(rig),
         ),
-        ("default: the network file is garbage", "", lambda: garbage_model(rig, load_default)),
+        ("network file: the network is garbage", "", lambda: garbage_model(rig)),
         (
-            "default: save bytes that are not a network",
+            "network file: write bytes that are not a network",
             "",
-            lambda: save_default(rig.model, b"PK\x03\x04junk", ModelCard()),
+            lambda: write_network_file(rig.model, b"PK\x03\x04junk", ModelCard()),
         ),
         ("default: a saved row whose weights do not match its card", "", lambda: tampered_row(rig)),
     ]
@@ -258,17 +255,16 @@ def unreachable(home):
 def tampered_row(rig):
     from sqlalchemy import update
 
-    from bench.faults import variant
-    from model.store.card import ModelCard
     from model.store.db import engine
-    from model.store.published import current_default, publish
+    from model.store.defaults import current_default, publish
+    from model.store.network_file import read_network_file
     from model.store.schema import default_networks
 
-    publish(variant(SHIPPED.read_bytes(), 2), ModelCard(other={"note": "new"}), None, rig.model, rig.url)
+    publish(read_network_file(rig.model), rig.url, rig.model)
     with engine(rig.url).begin() as db:
         db.execute(update(default_networks).where(default_networks.c.current).values(weights=b"PK garbage"))
-    loaded = current_default(rig.model, rig.url)
-    said = f"read {loaded.name}; the owner is told: {loaded.problem}"
+    _, problem = current_default(rig.url, rig.model)
+    said = f"read the earlier default; the owner is told: {problem}"
     with engine(rig.url).begin() as db:  # leave the rig as it was: nothing saved, the shipped network read
         db.execute(default_networks.delete())
     return said
@@ -281,31 +277,34 @@ def collection_of(token):
     return f"an empty collection of its own: {len(visitor_store(token, url).entries())} samples"
 
 
-def wrong_card(rig, load_default):
+def wrong_card(rig):
+    from model.store.network_file import read_network_file
+
     card = json.loads(rig.model.with_suffix(".json").read_text())
     card["test"] = {"accuracy": "very high"}
     card["hyperparameters"] = ["not", "a", "dict"]
     rig.model.with_suffix(".json").write_text(json.dumps(card))
-    loaded = load_default(rig.model)
+    loaded = read_network_file(rig.model)
     kept = {"test": loaded.card.test is not None, "hyperparameters": bool(loaded.card.hyperparameters)}
     return f"loaded; fields dropped: {sorted(name for name, there in kept.items() if not there)}"
 
 
-def mismatched_pair(rig, load_default, save_default):
+def mismatched_pair(rig):
     from bench.faults import variant
     from model.store.card import ModelCard
+    from model.store.network_file import read_network_file, write_network_file
 
     old_card = rig.model.with_suffix(".json").read_text()
-    save_default(rig.model, variant(SHIPPED.read_bytes(), 1), ModelCard(other={"note": "new"}))
+    write_network_file(rig.model, variant(SHIPPED.read_bytes(), 1), ModelCard(other={"note": "new"}))
     rig.model.with_suffix(".json").write_text(old_card)
-    loaded = load_default(rig.model)
-    return f"read the previous default from the history ({loaded.name}); the owner is told: {loaded.problem}"
+    return read_network_file(rig.model)
 
 
-def garbage_model(rig, load_default):
+def garbage_model(rig):
+    from model.store.network_file import read_network_file
+
     rig.model.write_bytes(b"\0" * 1000)
-    loaded = load_default(rig.model)
-    return f"read {loaded.name}; the owner is told: {loaded.problem}"
+    return read_network_file(rig.model)
 
 
 def page_rows(rig: Rig) -> list[dict]:
@@ -332,14 +331,14 @@ def page_rows(rig: Rig) -> list[dict]:
         def forged():
             import streamlit as st
 
+            from ui.owner import save_as_default
             from ui.session import add_network, session_networks
-            from ui.sidebar import save_as_default
 
-            add_network(session_networks()["Default"].net, {}, "Forged")
+            add_network(session_networks()["Default"], "Forged")
             save_as_default("Forged #1")
             st.write(st.session_state.save_message[1])
 
-        from model.store.published import version
+        from model.store.defaults import version
 
         before = version(rig.url)
         at = AppTest.from_function(forged, default_timeout=60).run()

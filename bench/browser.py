@@ -24,15 +24,14 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 
-from bench.canvas import SAMPLE_DRAWINGS
-from bench.chromium import ROOT, canvas_box, clear_canvas, draw, free_port, launch_chromium, prediction
+from bench.processes import rss_mb
+from scripts.serve import streamlit_command, wait_healthy
+from testkit.canvas import SAMPLE_DRAWINGS
+from testkit.chromium import ROOT, canvas_box, clear_canvas, draw, free_port, launch_chromium, prediction
 
 SINGLE_STROKES = [SAMPLE_DRAWINGS[d] for d in (1, 0, 7)]
 
@@ -61,19 +60,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                script,
-                "--server.port",
-                str(self.port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-            ],
+            streamlit_command(script, self.port),
             cwd=ROOT,
             env={**os.environ, **(env or {})},
             stdout=subprocess.DEVNULL,
@@ -81,20 +68,10 @@ class Server:
         )
 
     def wait_until_up(self) -> None:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError("streamlit exited") from None
-                time.sleep(0.02)
+        wait_healthy(self.url, self.process, poll_s=0.02)  # finely: the cold start is timed by it
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
+        return rss_mb(self.process.pid)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -48,11 +48,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.chromium import ROOT, free_port
-from bench.pages import MemoryWatch, cpu_seconds, draw_in_pages, tree_cpu_seconds
+from bench.pages import draw_in_pages
+from bench.processes import MemoryWatch, cpu_seconds, tree_cpu_seconds
 from bench.report import machine, replace_section, table
-from model.store.defaults import copy_default
+from model.store.network_file import copy_network_file
 from scripts.serve import wait_healthy
+from testkit.chromium import ROOT, free_port
 
 IDLE_S = 10  # the servers' idle CPU is read over this long, once warm
 SETTLE_S = 5  # after the last visitor connected, before the window opens
@@ -88,7 +89,7 @@ def page_env(home: Path) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     model = home / "model" / "mnist_ann.keras"
     model.parent.mkdir(parents=True, exist_ok=True)
-    copy_default(ROOT / "model" / "mnist_ann.keras", model)
+    copy_network_file(ROOT / "model" / "mnist_ann.keras", model)
     (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
     env = {**os.environ, "MODEL_PATH": str(model), "SAMPLES_DATABASE_URL": f"sqlite:///{home / 'samples.sqlite3'}"}
     env.pop("DASK_SCHEDULER_ADDRESS", None)
@@ -158,8 +159,8 @@ def warm(servers: Servers, quiet_for_s: float = 5, timeout_s: float = 120) -> No
     visit starts the training cluster and its warm-up; none of that is a
     stroke's cost.
     """
-    from bench.protocol import Session
-    from bench.strokes import drawings
+    from testkit.protocol import Session
+    from testkit.strokes import drawings
 
     session = Session(f"{servers.url}/", timeout_s=60)
     first = session.connect()

@@ -27,8 +27,8 @@ from PIL import Image
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
-from bench.canvas import render_points, render_strokes
 from model.reading.preprocess import to_mnist
+from testkit.canvas import render_points, render_strokes
 
 CANVAS = 280
 SEED = 2024

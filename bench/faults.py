@@ -5,7 +5,7 @@
 Each round starts a fresh process that does what the server does when a
 visitor saves a sample, imports a file of samples, or the owner saves the
 default (the same functions: `SampleStore.add`, `SampleStore.import_file`,
-`model.store.published.publish`), printing a line each time one is
+`model.store.defaults.publish`), printing a line each time one is
 confirmed (committed), as the page would confirm it. After a random delay
 the process is killed with SIGKILL, mid-transaction most of the time. Then
 a new process opens the database as a server does at start-up and checks:
@@ -18,7 +18,7 @@ a new process opens the database as a server does at start-up and checks:
   write-ahead log itself; PostgreSQL rolls the dead client's transaction back).
 
 A round passes only if all three hold. Run against SQLite (a file) and a
-real PostgreSQL server (`bench.postgres`). The figures go to BENCHMARKS.md's
+real PostgreSQL server (`testkit.postgres`). The figures go to BENCHMARKS.md's
 "Faults" section.
 """
 
@@ -74,9 +74,11 @@ def sample_file(seed: int, count: int = 40) -> bytes:
 
 def worker(url: str, kind: str, seed: int) -> None:
     """Do one kind of write over and over, printing a line for each one confirmed."""
-    from model.store.card import ModelCard
+    from dataclasses import replace
+
     from model.store.collection import visitor_store
-    from model.store.published import publish
+    from model.store.defaults import publish
+    from model.store.network_file import read_network_file
 
     token = hashlib.sha256(f"round {seed}".encode()).hexdigest()[:32]  # a collection per round: within its quota
     store = visitor_store(token, url)
@@ -95,16 +97,19 @@ def worker(url: str, kind: str, seed: int) -> None:
             store.import_file(sample_file(file_seed))
             print(f"imported {token} {file_seed}", flush=True)
         else:
-            data = variant(SHIPPED.read_bytes(), seed * 1000 + n)
-            print(f"saving {hashlib.sha256(data).hexdigest()}", flush=True)
-            publish(data, ModelCard(other={"round": seed, "n": n}), None, SHIPPED, url)
-            print(f"saved {hashlib.sha256(data).hexdigest()}", flush=True)
+            shipped = read_network_file(SHIPPED)
+            name = f"round-{seed}-{n}"
+            network = replace(shipped, card=replace(shipped.card, other={**shipped.card.other, "fault_round": name}))
+            print(f"saving {name}", flush=True)
+            publish(network, url, SHIPPED)
+            print(f"saved {name}", flush=True)
 
 
 def check(url: str, confirmed: list[str]) -> dict:
     """Open the database as a server does, then see whether everything confirmed is there."""
+    from model.reading.network import ModelFileError
     from model.store.collection import visitor_store
-    from model.store.published import current_default
+    from model.store.defaults import current_default
     from model.store.samples import _digest
 
     problems = []
@@ -128,11 +133,14 @@ def check(url: str, confirmed: list[str]) -> dict:
                 problems.append(f"confirmed import {file_seed} incomplete")
     saved = [line.split()[1] for line in confirmed if line.startswith("saved ")]
     attempted = [line.split()[1] for line in confirmed if line.startswith("saving ")]
-    last_confirmed = saved[-1] if saved else hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
-    default = current_default(SHIPPED, url)
-    if default.problem:
-        problems.append(f"the default did not load: {default.problem}")
-    current = default.card.model_sha256 or hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+    last_confirmed = saved[-1] if saved else "shipped"
+    try:
+        default, problem = current_default(url, SHIPPED)
+    except ModelFileError as error:
+        default, problem = None, str(error)
+    if problem:
+        problems.append(f"the default did not load: {problem}")
+    current = default.card.other.get("fault_round", "shipped") if default else None
     if current not in {last_confirmed, *attempted[-1:]}:
         problems.append("the default is neither the last confirmed one nor the one being saved")
     samples = sum(len(store.entries()) for store in stores.values())
@@ -239,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", action="store_true", help="rewrite the Faults section of BENCHMARKS.md")
     args = parser.parse_args(argv)
-    from bench.postgres import temporary_postgres
+    from testkit.postgres import temporary_postgres
 
     runs = {}
     if args.database in ("sqlite", "both"):

@@ -4,16 +4,16 @@ A benchmark that feeds a network drawings nobody can read measures nothing.
 The drawn-digit benchmark (bench/drawn_digits.py) redraws MNIST **test**
 digits; whether its drawings stayed legible is a question for a reader
 stronger than the networks it measures and trained on none of its drawings:
-a convolutional network (`model.training.cnn`) trained on MNIST's training
+a convolutional network (`model.training.extras.cnn`) trained on MNIST's training
 split, with the project's distortions and redrawn digits
-(`model.training.styles`), never on anything in `bench/`.
+(`model.training.extras.styles`), never on anything in `bench/`.
 
     python -m bench.judge train [--epochs 30] [--redraw 40000] [--extra-real DIR] [--out artifacts/judge.keras]
     python -m bench.judge score [--model artifacts/judge.keras] [--count 3000]
 
 `train` needs TensorFlow and writes the network and a JSON card beside it
 (with `--extra-real`, the same network also learns the real training
-writers of `model.training.real`: a teacher to distil, `train.py --teacher`);
+writers of `model.training.extras.real`: a teacher to distil, `train.py --teacher`);
 `score` reads the network in NumPy (`NumpyCNN`, no TensorFlow) and reports
 how many of the drawn digits it reads right, per digit, with its mistakes.
 No judge is committed: `train` makes one in artifacts/ (git-ignored), and
@@ -44,7 +44,7 @@ EPOCHS, REDRAW, DROPOUT = 30, 40_000, 0.3
 
 @dataclass(frozen=True, eq=False)
 class NumpyCNN:
-    """A `model.training.cnn` network as NumPy arrays: ("conv", kernel (3, 3, in, out), bias, padding) or
+    """A `model.training.extras.cnn` network as NumPy arrays: ("conv", kernel (3, 3, in, out), bias, padding) or
     ("pool",) or ("dense", kernel, bias) steps, input to output."""
 
     steps: tuple
@@ -131,13 +131,13 @@ def train_judge(args) -> int:
     from model.store.atomic import atomic_write_bytes, atomic_write_json
     from model.store.card import library_versions
     from model.store.data import load_mnist, mnist_source, provenance
-    from model.training.cnn import build_cnn
-    from model.training.keras_ann import keras_bytes, load_model, train
+    from model.training.ann import keras_bytes, load_model, train
+    from model.training.extras.cnn import build_cnn
 
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
     extra, real_info = None, None
     if args.extra_real:
-        from model.training.real import real_training_digits
+        from model.training.extras.real import real_training_digits
 
         *extra, real_info = real_training_digits(args.extra_real, args.real_renderings, args.seed)
         print(f"Adding {len(extra[1]):,} real writers' digits (a teacher, then, not the judge).", flush=True)
@@ -171,7 +171,7 @@ def train_judge(args) -> int:
     atomic_write_bytes(args.out, keras_bytes(model))
     test = evaluate(NumpyCNN.load(args.out).probabilities(x_test.astype(np.float32) / 255.0), y_test)
     card = {
-        "kind": "the legibility judge of bench/judge.py (model/training/cnn.py)",
+        "kind": "the legibility judge of bench/judge.py (model/training/extras/cnn.py)",
         "command": "python -m bench.judge train " + " ".join(sys.argv[2:]),
         "epochs": args.epochs,
         "init": args.init,
@@ -228,7 +228,9 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     fit = commands.add_parser("train", help="train the judge (needs TensorFlow)")
     fit.add_argument("--epochs", type=int, default=EPOCHS)
-    fit.add_argument("--redraw", type=int, default=REDRAW, help="redrawn training digits (model/training/styles.py)")
+    fit.add_argument(
+        "--redraw", type=int, default=REDRAW, help="redrawn training digits (model/training/extras/styles.py)"
+    )
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument(
         "--extra-real",

@@ -11,79 +11,12 @@ counts as dropped.
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 import time
 
 from bench.browser import SINGLE_STROKES, WATCH
-from bench.chromium import CHROMIUM, CHROMIUM_FLAGS
+from testkit.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 ANSWER_TIMEOUT_S = 15
-
-
-def tree_rss_mb(pid: int) -> tuple[float, float]:
-    """(the process alone, the process and all its descendants) resident set, MB, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        total += rss.get(p, 0)
-        todo += children.get(p, [])
-    return rss.get(pid, 0) / 2**20, total / 2**20
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of one process (all its threads), seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and every descendant still running, seconds."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            total += cpu_seconds(p)
-        except (OSError, IndexError, ValueError):
-            pass
-        todo += children.get(p, [])
-    return total
-
-
-class MemoryWatch(threading.Thread):
-    """The peak resident set of some processes and their descendants, sampled every half second."""
-
-    def __init__(self, pids: list[int]):
-        super().__init__(daemon=True)
-        self.pids, self.peak_servers, self.peak_tree, self.running = pids, 0.0, 0.0, True
-
-    def run(self):
-        while self.running:
-            sizes = [tree_rss_mb(pid) for pid in self.pids]
-            self.peak_servers = max(self.peak_servers, sum(own for own, _ in sizes))
-            self.peak_tree = max(self.peak_tree, sum(tree for _, tree in sizes))
-            time.sleep(0.5)
 
 
 async def _wait_answer(page, timeout_s: float) -> float | None:

@@ -13,9 +13,9 @@ import time
 import numpy as np
 from PIL import Image
 
-from bench.canvas import SAMPLE_DRAWINGS, render_strokes
 from model.reading.network import NumpyNetwork
 from model.reading.preprocess import to_mnist
+from testkit.canvas import SAMPLE_DRAWINGS, render_strokes
 
 MODEL = "model/mnist_ann.keras"
 
@@ -47,7 +47,7 @@ def timed(fn, inputs, calls: int) -> np.ndarray:
 
 
 def run(calls: int = 2000, reference_calls: int = 200) -> dict:
-    from model.training.keras_ann import load_model
+    from model.training.ann import load_model
 
     net, model = NumpyNetwork.load(MODEL), load_model(MODEL)
     inputs = canvases()

@@ -14,34 +14,46 @@ by real people who never wrote for MNIST or NIST:
   research purposes only, no redistribution".
 - **HwD-1000** (github.com/niklashenning/hwd-1000-dataset at 93b3ba9, MIT):
   1,000 digits drawn by one person on a 28×28 digital canvas.
+- **UNIPEN** train_r01_v07, category 1a (github.com/GreenCappuccino/train_r01_v07
+  at 552a4d4, CC BY 4.0, doi:10.5281/zenodo.1195803): 15,387 isolated
+  digits as pen strokes by the writers of 521 files from 13 sites
+  (`bench/unipen.py` reads them, and says which site is left out and why).
 
-**The judge** is the DigiLeTs writers of `JUDGE_WRITERS`: every other one of
-its 77 complete writers in id order (39 writers, 1,950 digits). Each digit's
+Only UNIPEN and HwD-1000 (with MNIST and the project's own synthesis) may
+teach a network this repository ships (`model.training.extras.real.SHIPPABLE`);
+DigiLeTs and ARDIS judge, and train only an operator's own network.
+
+**The judges**: the DigiLeTs writers of `JUDGE_WRITERS`, every other one of
+its 77 complete writers in id order (39 writers, 1,950 digits); and a fixed
+fifth of UNIPEN's writers (`unipen_judge`: those whose name's sha256 ends in
+a multiple of 5: 89 writers, 1,691 digits). Each digit's
 own pen strokes are drawn onto the page's 280×280 canvas as a person draws
 there: at a random size (the longer side 35-85% of the canvas), place and
 brush (8-30 px), legibly (`bench.drawn_digits.on_canvas`), and read through
 `to_mnist`; the writer's own slant and wobble are kept, none added. Digit i
-depends only on (seed, i). Nothing else in this project may train on these
+depends only on (seed, i). Nothing in this project may train on these
 writers: `prepare` writes them to a file of their own, which the training
 code refuses.
 
 **Training data** (`prepare`'s other file, for `train.py --extra-real`): the
 other 38 complete DigiLeTs writers and its 34 "corrupted" ones less the
 instances its `info` file lists as missing, mislabelled or unrecognisable
-(72 writers), as strokes; ARDIS's training split and HwD-1000 as images in
-MNIST's format (through `to_mnist`). ARDIS's test split is kept apart as a
+(72 writers), and UNIPEN's other writers, as strokes; ARDIS's training
+split and HwD-1000 as images in MNIST's format (through `to_mnist`). ARDIS's test split is kept apart as a
 second check (its writers may also be in its training split).
 
 The data is never committed: `prepare` reads a fetched copy of each source
 (`--source`, default $REAL_WRITERS_PATH or data/real_writers_sources/, laid out as
-`digilets/data/raw/`, `ardis/`, `hwd1000/`), checks every file's sha256
+`digilets/data/raw/`, `ardis/`, `hwd1000/`, `unipen/`), checks every file's sha256
 against the copy this benchmark was made from, and writes
 `data/real_writers/{judge,train}.npz` (git-ignored). The layout, from a
 clone of each repository at the commit named above: `digilets/` is
 DigiLeTs's repository as it is; `ardis/` holds the four `ARDIS_*_2828.csv`
 and `ARDIS_*_labels.csv` files of ARDIS IV, which its repository ships in a
 RAR archive (unpack it with Debian's `unar` or libarchive's `bsdtar`);
-`hwd1000/` is HwD-1000's repository as it is (`dataset.csv`, `img/`).
+`hwd1000/` is HwD-1000's repository as it is (`dataset.csv`, `img/`);
+`unipen/` is train_r01_v07's repository as it is (`data/1a/`, `include/`,
+its `LICENSE`).
 
     python -m bench.real_writers prepare [--source DIR] [--out data/real_writers]
     python -m bench.real_writers score [--model model/mnist_ann.keras ...]
@@ -63,9 +75,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench import unipen
 from bench.drawn_digits import CANVAS, draw_strokes
 from model.reading.preprocess import to_mnist
-from model.training.real import content_sha256
+from model.training.extras.real import StrokeSet, content_sha256
 
 ENV_VAR = "REAL_WRITERS_PATH"
 PREPARED = Path(__file__).resolve().parent.parent / "data" / "real_writers"
@@ -92,6 +105,13 @@ SOURCES = {
         "licence": "MIT",
         "what": "1,000 digits drawn by one person on a 28×28 digital canvas, black on white",
     },
+    "UNIPEN": {
+        "url": "https://github.com/GreenCappuccino/train_r01_v07",
+        "commit": "552a4d4",
+        "licence": "CC BY 4.0 (Zenodo, doi:10.5281/zenodo.1195803)",
+        "what": "train_r01_v07 category 1a: isolated digits as pen strokes by writers of about 15 sites",
+        "attribution": unipen.CITATION,
+    },
 }
 
 # sha256 of the fetched copies this benchmark was made from. DigiLeTs and
@@ -104,6 +124,7 @@ EXPECTED_SHA256 = {
     "ardis/ARDIS_test_2828.csv": "c85a2b4e951029a6d81b16daddf5b6c603f9fb45d07fdaad9803f0539fdc37ad",
     "ardis/ARDIS_test_labels.csv": "22c13e54f57fc7cefeaec79a856e4bba387af57043e5dfe2b5a40743c839c3be",
     "hwd1000": "ff54813bd63a6c704fb48239f1686123b39425959b954acf63d0528335bb072c",
+    "unipen": "efe4853e5e84b52759839eaddefcd05553e7937d057a8b98c4dad7263bb11582",
 }
 
 # DigiLeTs's complete writers (its README), and the judge: every other one in id order, from the first.
@@ -125,44 +146,6 @@ class RealWritersUnavailable(Exception):
 
 
 # ---------------------------------------------------------------- strokes
-
-
-@dataclass(frozen=True)
-class StrokeSet:
-    """Digits as pen strokes: `points` (P, 2) x, y in a unit box (y down); digit i's strokes are
-    strokes `digit_start[i]` … `digit_start[i + 1]` - 1, stroke j its points `stroke_start[j]` … ."""
-
-    points: np.ndarray
-    stroke_start: np.ndarray
-    digit_start: np.ndarray
-    label: np.ndarray
-    writer: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.label)
-
-    def strokes(self, i: int) -> list[np.ndarray]:
-        first, last = self.digit_start[i], self.digit_start[i + 1]
-        return [self.points[self.stroke_start[j] : self.stroke_start[j + 1]] for j in range(first, last)]
-
-    @classmethod
-    def from_digits(cls, digits: list[tuple[int, int, list[np.ndarray]]]) -> StrokeSet:
-        """From (label, writer, strokes) triples."""
-        strokes = [s for _, _, digit in digits for s in digit]
-        return cls(
-            points=np.concatenate(strokes).astype(np.float32) if strokes else np.zeros((0, 2), np.float32),
-            stroke_start=np.cumsum([0] + [len(s) for s in strokes]).astype(np.int64),
-            digit_start=np.cumsum([0] + [len(digit) for _, _, digit in digits]).astype(np.int64),
-            label=np.array([label for label, _, _ in digits], np.uint8),
-            writer=np.array([writer for _, writer, _ in digits], np.int16),
-        )
-
-    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}_{name}": getattr(self, name) for name in self.__dataclass_fields__}
-
-    @classmethod
-    def from_arrays(cls, npz, prefix: str) -> StrokeSet:
-        return cls(**{name: npz[f"{prefix}_{name}"] for name in cls.__dataclass_fields__})
 
 
 def digilets_strokes(values: list[str]) -> list[np.ndarray]:
@@ -231,6 +214,21 @@ def read_digilets(raw: Path) -> tuple[StrokeSet, StrokeSet, int]:
     return StrokeSet.from_digits(judge), StrokeSet.from_digits(train), dropped
 
 
+def unipen_judge(writer: str) -> bool:
+    """Whether a UNIPEN writer (their file's name, e.g. "aga/amywldrp") is a judge's: a fixed fifth."""
+    return int(hashlib.sha256(writer.encode()).hexdigest(), 16) % 5 == 0
+
+
+def read_unipen(root: Path) -> tuple[StrokeSet, StrokeSet, list[str], int]:
+    """(judge, training writers, every writer's name (the StrokeSets' `writer` indexes it), segments unreadable)."""
+    digits, unreadable = unipen.read_unipen(root)
+    names = sorted({d.writer for d in digits})
+    number = {name: k for k, name in enumerate(names)}
+    judge = [(d.label, number[d.writer], d.strokes) for d in digits if unipen_judge(d.writer)]
+    train = [(d.label, number[d.writer], d.strokes) for d in digits if not unipen_judge(d.writer)]
+    return StrokeSet.from_digits(judge), StrokeSet.from_digits(train), names, unreadable
+
+
 # ---------------------------------------------------------------- images
 
 
@@ -285,6 +283,8 @@ def source_hashes(source: Path) -> dict[str, str]:
             files = [p for p in path.glob("*/*") if p.is_file()] if path.is_dir() else []
         elif key == "hwd1000":
             files = [*path.glob("img/*.png"), path / "dataset.csv"] if path.is_dir() else []
+        elif key == "unipen":
+            files = [*unipen.used_files(path), path / "LICENSE"] if (path / "LICENSE").is_file() else []
         else:
             files = [path] if path.is_file() else []
         if not files:
@@ -306,15 +306,18 @@ def prepare(source: Path, out: Path, accept_other: bool = False) -> dict:
             "(sha256 in bench/real_writers.py); --accept-other uses them anyway, and the figures will differ."
         )
     judge, train, dropped = read_digilets(source / "digilets" / "data" / "raw")
+    unipen_judged, unipen_train, unipen_names, unreadable = read_unipen(source / "unipen")
     ardis_x, ardis_y = read_ardis(source / "ardis", "train")
     ardis_test_x, ardis_test_y = read_ardis(source / "ardis", "test")
     hwd_x, hwd_y = read_hwd(source / "hwd1000")
-    common = {"sources": SOURCES, "sha256": hashes}
+    common = {"sources": SOURCES, "sha256": hashes, "unipen_names": unipen_names}
     judge_meta = {
         **common,
         "role": "judge",
         "digilets_writers": sorted({int(w) for w in judge.writer}),
         "digits": len(judge),
+        "unipen_writers": sorted({int(w) for w in unipen_judged.writer}),
+        "unipen_digits": len(unipen_judged),
     }
     train_meta = {
         **common,
@@ -322,6 +325,9 @@ def prepare(source: Path, out: Path, accept_other: bool = False) -> dict:
         "digilets_writers": sorted({int(w) for w in train.writer}),
         "digilets_digits": len(train),
         "digilets_excluded": dropped,
+        "unipen_writers": sorted({int(w) for w in unipen_train.writer}),
+        "unipen_digits": len(unipen_train),
+        "unipen_unreadable": unreadable,
         "ardis_train": len(ardis_y),
         "hwd": len(hwd_y),
     }
@@ -332,6 +338,7 @@ def prepare(source: Path, out: Path, accept_other: bool = False) -> dict:
         ardis_test_x=mnist_format(ardis_test_x),
         ardis_test_y=ardis_test_y,
         **judge.arrays("digilets"),
+        **unipen_judged.arrays("unipen"),
     )
     np.savez_compressed(
         out / TRAIN,
@@ -341,6 +348,7 @@ def prepare(source: Path, out: Path, accept_other: bool = False) -> dict:
         hwd_x=mnist_format(hwd_x),
         hwd_y=hwd_y,
         **train.arrays("digilets"),
+        **unipen_train.arrays("unipen"),
     )
     return {"judge": judge_meta, "train": train_meta}
 
@@ -350,13 +358,14 @@ def prepare(source: Path, out: Path, accept_other: bool = False) -> dict:
 
 @dataclass(frozen=True)
 class Judge:
-    """The prepared judge: DigiLeTs's judge writers as strokes, and ARDIS's test split as images."""
+    """The prepared judges: DigiLeTs's and UNIPEN's judge writers as strokes, and ARDIS's test split as images."""
 
     digits: StrokeSet
+    unipen: StrokeSet
     ardis_x: np.ndarray
     ardis_y: np.ndarray
     meta: dict
-    sha256: str  # of the prepared arrays (model.training.real.content_sha256)
+    sha256: str  # of the prepared arrays (model.training.extras.real.content_sha256)
 
     @property
     def writers(self) -> int:
@@ -377,6 +386,7 @@ def load_judge(folder: str | os.PathLike | None = None) -> Judge:
             raise RealWritersUnavailable(f"{path} is not the real-writer judge (its role is {meta.get('role')}).")
         return Judge(
             StrokeSet.from_arrays(npz, "digilets"),
+            StrokeSet.from_arrays(npz, "unipen"),
             npz["ardis_test_x"],
             npz["ardis_test_y"],
             meta,
@@ -409,6 +419,8 @@ def describe(judge: Judge) -> str:
         f"never committed), drawn from their own strokes on the 280×280 canvas at a random size, place and "
         f"brush and read through `to_mnist` (bench/real_writers.py, seed {SEED}); the judge's writers are "
         f"{', '.join(f'{w:03d}' for w in JUDGE_WRITERS)} (every other complete writer), trained on by no network. "
+        f"UNIPEN's judge: {len(judge.unipen):,} digits by {len(set(judge.unipen.writer.tolist()))} writers of "
+        f"train_r01_v07 category 1a (CC BY 4.0; a fixed fifth of its writers, `unipen_judge`), drawn the same way. "
         f"Also {len(judge.ardis_y):,} ARDIS IV test digits (Swedish church records; research use only), "
         "a second check whose writers may also be in ARDIS's training split"
     )
@@ -430,9 +442,12 @@ def main(argv=None) -> int:
             written = prepare(Path(args.source), Path(args.out), args.accept_other)
             judge, train = written["judge"], written["train"]
             print(
-                f"{args.out}/{JUDGE}: {judge['digits']} DigiLeTs digits by {len(judge['digilets_writers'])} writers.\n"
+                f"{args.out}/{JUDGE}: {judge['digits']} DigiLeTs digits by {len(judge['digilets_writers'])} writers, "
+                f"{judge['unipen_digits']} UNIPEN digits by {len(judge['unipen_writers'])} writers.\n"
                 f"{args.out}/{TRAIN}: {train['digilets_digits']} DigiLeTs digits by "
                 f"{len(train['digilets_writers'])} writers ({train['digilets_excluded']} excluded), "
+                f"{train['unipen_digits']} UNIPEN digits by {len(train['unipen_writers'])} writers "
+                f"({train['unipen_unreadable']} segments unreadable), "
                 f"{train['ardis_train']} ARDIS, {train['hwd']} HwD-1000."
             )
             return 0
@@ -442,30 +457,40 @@ def main(argv=None) -> int:
         return 1
 
 
+def judge_line(name: str, probabilities: np.ndarray, labels: np.ndarray, writers: np.ndarray) -> str:
+    """One judge's figures for one network: overall, per digit, its confusions, its weakest writer."""
+    from model.reading.metrics import evaluate, top_confusions
+
+    result = evaluate(probabilities, labels)
+    reads = probabilities.argmax(axis=1)
+    per_writer = [(reads[writers == w] == labels[writers == w]).mean() for w in sorted(set(writers.tolist()))]
+    return (
+        f"{name} {result.accuracy:.2%} ({round((1 - result.accuracy) * result.count)} wrong of {result.count}); "
+        "per digit "
+        + " ".join(f"{d}: {a:.1%}" for d, a in enumerate(result.per_class_accuracy))
+        + "; confusions "
+        + ", ".join(f"{t}→{p} ({n})" for t, p, n in top_confusions(result.confusion, 10))
+        + f"; weakest writer {min(per_writer):.0%}"
+    )
+
+
 def score_networks(paths: list[str], judge: Judge) -> int:
     from bench.judge import NumpyCNN
-    from model.reading.metrics import evaluate, top_confusions
+    from model.reading.metrics import evaluate
     from model.reading.network import ModelFileError, NumpyNetwork
 
-    inputs, labels, writers = judge_inputs(judge.digits)
+    judges = [("DigiLeTs judge", *judge_inputs(judge.digits))]
+    if len(judge.unipen):
+        judges.append(("UNIPEN judge", *judge_inputs(judge.unipen)))
     ardis = judge.ardis_x.astype(np.float32) / 255.0
     for path in paths:
         try:
             net = NumpyNetwork.load(path)
         except ModelFileError:
             net = NumpyCNN.load(path)
-        result = evaluate(net.probabilities(inputs), labels)
-        reads = net.probabilities(inputs).argmax(axis=1)
-        per_writer = [(reads[writers == w] == labels[writers == w]).mean() for w in sorted(set(writers))]
+        lines = [judge_line(name, net.probabilities(x), y, w) for name, x, y, w in judges]
         ardis_result = evaluate(net.probabilities(ardis), judge.ardis_y)
-        print(
-            f"{path}: real writers {result.accuracy:.2%} ({round((1 - result.accuracy) * result.count)} wrong of "
-            f"{result.count}); per digit "
-            + " ".join(f"{d}: {a:.1%}" for d, a in enumerate(result.per_class_accuracy))
-            + "; confusions "
-            + ", ".join(f"{t}→{p} ({n})" for t, p, n in top_confusions(result.confusion, 10))
-            + f"; weakest writer {min(per_writer):.0%}; ARDIS test {ardis_result.accuracy:.2%}"
-        )
+        print(f"{path}:\n  " + "\n  ".join(lines) + f"\n  ARDIS test {ardis_result.accuracy:.2%}")
     return 0
 
 

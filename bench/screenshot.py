@@ -10,8 +10,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.canvas import SAMPLE_DRAWINGS
-from bench.chromium import canvas_box, draw, launch_chromium, prediction, streamlit_server, wait_idle
+from testkit.canvas import SAMPLE_DRAWINGS
+from testkit.chromium import canvas_box, draw, launch_chromium, prediction, streamlit_server, wait_idle
 
 OUT = Path(__file__).parent.parent / "docs" / "screenshot.png"
 

@@ -12,7 +12,7 @@
   its log, repair and locks) and now.
 
 SQLite is a file in a temporary folder; PostgreSQL a throw-away server
-(`bench.postgres`) on the same machine, over its Unix socket.
+(`testkit.postgres`) on the same machine, over its Unix socket.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--write", action="store_true", help="rewrite the store section of BENCHMARKS.md")
     args = parser.parse_args(argv)
-    from bench.postgres import temporary_postgres
+    from testkit.postgres import temporary_postgres
 
     results = {}
     home = Path(tempfile.mkdtemp(prefix="store-"))

@@ -1,6 +1,6 @@
 """How fast the sidebar's network trains: samples per second, seconds per epoch, the whole retrain.
 
-Ours is `model.training.keras_ann.train` (a seeded tf.data pipeline, the progress
+Ours is `model.training.ann.train` (a seeded tf.data pipeline, the progress
 hook, the cosine schedule) on the sidebar's default network. The reference,
 in the same run, is the seed tutorials' way: `model.fit` on the float32
 arrays with `validation_split`. Then the whole default retrain as the
@@ -41,8 +41,7 @@ def epoch_seconds(fit) -> list[float]:
 def run() -> dict:
     import keras
 
-    from model.training.keras_ann import build_ann, train
-    from model.training.run import fit_network
+    from model.training.ann import build_ann, fit_network, train
 
     (x_train, y_train), (x_test, y_test) = load_mnist()
     d = SIDEBAR_DEFAULTS
@@ -82,10 +81,10 @@ def run() -> dict:
 
     data = ((x_train, y_train), (x_test, y_test))
     started = time.perf_counter()
-    plain = fit_network(d, data, {}, "bench")
+    _, plain = fit_network(d, data, {}, "bench")
     retrain = time.perf_counter() - started
     started = time.perf_counter()
-    augmented = fit_network(replace(d, augment=True), data, {}, "bench")
+    _, augmented = fit_network(replace(d, augment=True), data, {}, "bench")
     retrain_augmented = time.perf_counter() - started
 
     ours_epoch, reference_epoch = float(np.median(ours[1:])), float(np.median(reference[1:]))

@@ -23,7 +23,7 @@ its own local cluster (nothing configured: the app starts it at the first job).
   own with MNIST already loaded, before and after the browser measurements
   (their median). Every retrain above is given as a ratio of it. Beside it,
   the floor: this project's own training of the same run in-process
-  (`model.training.run.fit_network`, as a worker runs it, on a network
+  (`model.training.ann.fit_network`, as a worker runs it, on a network
   already compiled as on a warm worker), with no page and no browser.
 
     MNIST_PATH=… python -m bench.training_queue [--epochs 5] [--visitors 4]
@@ -42,58 +42,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.browser import Server
-from bench.chromium import canvas_box, launch_chromium
+from bench.processes import cpu_seconds, descendants, named_cpu_seconds, rss_mb, wait_gone
+from testkit.chromium import canvas_box, launch_chromium
 
 PLACE = "ahead of yours"
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (the local cluster's scheduler, nannies and workers)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def browser_cpu_seconds() -> float:
     """CPU time of this benchmark's Chromium processes (the browser and its renderers, below Playwright), seconds."""
-    from bench.pages import cpu_seconds
-
-    total = 0.0
-    for pid in descendants(os.getpid()):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().startswith("chrom"):
-                total += cpu_seconds(pid)
-        except OSError:  # gone meanwhile
-            pass
-    return total
+    return named_cpu_seconds(os.getpid(), "chrom")
 
 
 def memory(server: Server) -> dict:
-    workers = 0.0
-    for pid in descendants(server.process.pid):
-        try:
-            workers += rss_mb(pid)
-        except OSError:
-            pass
-    return {"server_mb": server.rss_mb(), "workers_mb": workers}
+    workers = sum(rss_mb(pid) for pid in descendants(server.process.pid))
+    return {"server_mb": rss_mb(server.process.pid), "workers_mb": workers}
 
 
 def stop_with_cluster(server: Server, timeout_s: float = 60) -> None:
@@ -103,19 +65,13 @@ def stop_with_cluster(server: Server, timeout_s: float = 60) -> None:
     wait_gone(children, timeout_s)
 
 
-def wait_gone(pids: list[int], timeout_s: float = 60) -> None:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in pids):
-        time.sleep(0.2)
-
-
 PLAIN_FIT = """
 import os, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras, numpy as np
 from model.config import SIDEBAR_DEFAULTS as d
 from model.store.data import load_mnist
-from model.training.keras_ann import build_ann
+from model.training.ann import build_ann
 (x, y), (x_test, y_test) = load_mnist()
 x, x_test = x.astype(np.float32) / 255.0, x_test.astype(np.float32) / 255.0
 keras.utils.set_random_seed(0)
@@ -134,7 +90,7 @@ import sys, time
 from dataclasses import replace
 from model.config import SIDEBAR_DEFAULTS
 from model.store.data import load_mnist
-from model.training.run import fit_network
+from model.training.ann import fit_network
 mnist = load_mnist()
 config = replace(SIDEBAR_DEFAULTS, epochs=int(sys.argv[1]))
 fit_network(config, mnist, {}, "")  # compiles it, as a worker's warm-up does
@@ -247,8 +203,8 @@ def fresh_served_page(browser):
     import subprocess
     import sys
 
-    from bench.chromium import ROOT, free_port
     from scripts.serve import wait_healthy
+    from testkit.chromium import ROOT, free_port
 
     port = free_port()
     command = [sys.executable, "scripts/serve.py", "--replicas", "1", "--port", str(port), "--bind", "127.0.0.1"]
@@ -272,8 +228,6 @@ def fresh_served_page(browser):
 
 def run(epochs: int = 5, visitors: int = 4, later: int = 3, drawing_s: float = 20.0) -> dict:
     from playwright.sync_api import sync_playwright
-
-    from bench.pages import cpu_seconds
 
     results: dict = {"plain_fit_s": [plain_fit_seconds(epochs)], "own_fit_s": [own_fit_seconds(epochs)]}
     with sync_playwright() as playwright:

@@ -1,7 +1,7 @@
 """Two local workers as a stand-in for a cluster: do the queue's jobs spread over both?
 
 A local cluster of two workers is given to the app's own queue
-(`model.jobs.queue.JobQueue`), and four visitors' default retrains (128, 64; 5
+(`model.jobs.service.JobService`), and four visitors' default retrains (128, 64; 5
 epochs, full MNIST) are submitted at once. Reported: which worker ran each
 job, the seconds from submission to each network, and the whole batch's
 wall time against one worker doing the same four jobs in the same run. On
@@ -21,11 +21,11 @@ from model.config import SIDEBAR_DEFAULTS
 
 
 def batch(n_workers: int, jobs: int, epochs: int) -> dict:
-    from distributed import Client
+    from distributed import Client, get_task_stream
 
     from model.jobs.cluster import local_cluster
-    from model.jobs.queue import JobQueue
-    from model.jobs.tasks import train_task, warm_up
+    from model.jobs.service import JobService, Kind, TrainSpec
+    from model.jobs.tasks import warm_up
 
     cluster = local_cluster(n_workers=n_workers)  # the app's own settings: threads, priority
     client = Client(cluster, set_as_default=False)
@@ -35,20 +35,22 @@ def batch(n_workers: int, jobs: int, epochs: int) -> dict:
         client.wait_for_workers(n_workers)
         workers = list(client.scheduler_info()["workers"])
         client.gather([client.submit(warm_up, pure=False, workers=[worker]) for worker in workers])
-        queue = JobQueue(client_factory=lambda: client)
+        service = JobService(client_factory=lambda: client)
         config = replace(SIDEBAR_DEFAULTS, epochs=epochs)
         started = time.perf_counter()
-        submitted = [
-            queue.submit(f"visitor {i}", "training", train_task, config, config.command()) for i in range(jobs)
-        ]
-        finished: dict[int, float] = {}
-        while len(finished) < jobs:
-            for i, job in enumerate(submitted):
-                job.touch()
-                if job.finished and i not in finished:
-                    finished[i] = time.perf_counter() - started
-            time.sleep(0.1)
-        ran_on = [job.result.worker if job.state == "done" else f"({job.state}: {job.error})" for job in submitted]
+        with get_task_stream(client) as stream:
+            submitted = [
+                service.submit(f"visitor {i}", Kind.TRAIN, TrainSpec(config, config.command())) for i in range(jobs)
+            ]
+            finished: dict[int, float] = {}
+            while len(finished) < jobs:
+                for i, job in enumerate(submitted):
+                    job.touch()
+                    if job.finished and i not in finished:
+                        finished[i] = time.perf_counter() - started
+                time.sleep(0.1)
+        worker_of = {task["key"]: task["worker"] for task in stream.data}
+        ran_on = [worker_of.get(job.key) if job.state == "done" else f"({job.state}: {job.error})" for job in submitted]
         return {
             "workers": n_workers,
             "wall_s": max(finished.values()),
@@ -85,7 +87,7 @@ def markdown(r: dict, command: str) -> str:
         [
             "## Training on Dask: two local workers as a stand-in for a cluster",
             "",
-            "Four default retrains submitted at once to the app's queue (`model.jobs.queue.JobQueue`) "
+            "Four default retrains submitted at once to the app's queue (`model.jobs.service.JobService`) "
             "on a local cluster of two workers, then of one, in the same run; "
             "each worker warm (TensorFlow and MNIST loaded). "
             "On these 2 cores the two workers share the CPU (one TensorFlow thread each).",

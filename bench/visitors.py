@@ -5,7 +5,7 @@
 (`python -m bench.capacity` runs this for every level of load, against the
 page and against the bare reference page, and writes BENCHMARKS.md.)
 
-A `Drawer` connects (`bench.protocol.Session`), waits for the first run,
+A `Drawer` connects (`testkit.protocol.Session`), waits for the first run,
 then every 1.5-3 s draws a digit: the canvas's value becomes a 280×280 PNG
 of an MNIST test digit redrawn as the canvas draws it (`bench.drawn_digits`,
 as a data URL, with fabric.js's JSON of the strokes beside it, as the
@@ -40,8 +40,8 @@ import time
 from gevent import GreenletExit
 from locust import User, between, events, task
 
-from bench.protocol import ProtocolError, Session
-from bench.strokes import POOL, blank_canvas, drawings, samples_file, string_array
+from testkit.protocol import ProtocolError, Session
+from testkit.strokes import POOL, blank_canvas, drawings, samples_file, string_array
 
 STROKE_WAIT_S = (1.5, 3.0)
 # With LOAD_CLEAR=1 a visitor clears the canvas before each digit, as the Chromium pages of

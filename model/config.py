@@ -48,7 +48,7 @@ class TrainConfig:
     seed: int = 0
     augment: bool = False
     validation_split: float = 0.1
-    redraw: int = 0  # MNIST training digits redrawn with brushes and writing styles (model.training.styles)
+    redraw: int = 0  # MNIST training digits redrawn with brushes and writing styles (model.training.extras.styles)
 
     def problems(self, limits: Limits) -> list[str]:
         """Every reason this run cannot start, as sentences; empty when it can."""
@@ -100,7 +100,7 @@ def number(value: float) -> str:
 class Option:
     """One training option, declared once.
 
-    `train.py`'s flag, the sidebar's widget (`ui.sidebar`), the bounds that
+    `train.py`'s flag, the sidebar's widget (`ui.training`), the bounds that
     `TrainConfig.problems` checks and the reproduce command all come from
     this; the type comes from `TrainConfig`'s field.
     """
@@ -173,7 +173,7 @@ OPTIONS = (
         "redraw",
         "Redrawn digits",
         "training digits redrawn as the canvas draws them, with random brush widths and the writing styles "
-        "MNIST lacks: flagged 1s, crossed 7s, curled 9s, open 4s (model/training/styles.py; about 1.5 ms "
+        "MNIST lacks: flagged 1s, crossed 7s, curled 9s, open 4s (model/training/extras/styles.py; about 1.5 ms "
         "each before training starts)",
         0,
         "max_redraw",

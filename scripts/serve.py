@@ -99,7 +99,7 @@ def start_cluster():
     from distributed import Client
 
     from model.jobs.cluster import local_cluster
-    from model.jobs.queue import WARM_UP_PRIORITY
+    from model.jobs.service import WARM_UP_PRIORITY
     from model.jobs.tasks import warm_up
 
     cluster = local_cluster()
@@ -116,8 +116,11 @@ class NotAnswering(RuntimeError):
     """A server that exited, or did not answer its health check in time."""
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90) -> None:
-    """Until `url`'s /_stcore/health answers 200 (Streamlit's, or HAProxy's in front of it); `process` serves it."""
+def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90, poll_s: float = 0.2) -> None:
+    """Until `url`'s /_stcore/health answers 200 (Streamlit's, or HAProxy's in front of it); `process` serves it.
+
+    The one health-check wait of the project: serve.py's replicas and proxy, the tests' servers and the
+    benchmarks' all use it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -128,8 +131,26 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 90) -> 
                     return
         except OSError:
             pass
-        time.sleep(0.2)
+        time.sleep(poll_s)
     raise NotAnswering(f"{url} did not answer within {timeout_s:.0f} s.")
+
+
+def streamlit_command(script: str | Path, port: int, args: list[str] | None = None) -> list[str]:
+    """`streamlit run script` on 127.0.0.1:port, headless, with `args` after."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        *(args or []),
+    ]
 
 
 class Replica:
@@ -142,20 +163,7 @@ class Replica:
         self.restarts = 0
 
     def start(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(self.port),
-            "--server.headless",
-            "true",
-            *self.args,
-        ]
+        command = streamlit_command(ROOT / "app.py", self.port, self.args)
         out = open(self.log, "a")
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=ends_with_us()

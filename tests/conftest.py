@@ -79,7 +79,7 @@ def pytest_collection_modifyitems(items):
 def training_cluster(tiny_mnist_path):
     """One small local Dask cluster for the whole run, its worker reading the tiny MNIST.
 
-    The app and `model.jobs.queue` send their jobs to it (`model.jobs.cluster.use_client`),
+    The app and `model.jobs.service` send their jobs to it (`model.jobs.cluster.use_client`),
     as they would to the cluster they start themselves.
     """
     from distributed import Client
@@ -103,8 +103,8 @@ def session_database(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A real PostgreSQL server for the run (bench.postgres); a test that needs it fails, never skips, without it."""
-    from bench.postgres import PostgresUnavailable, temporary_postgres
+    """A real PostgreSQL server for the run (testkit.postgres); a test that needs it fails, never skips, without it."""
+    from testkit.postgres import PostgresUnavailable, temporary_postgres
 
     try:
         with temporary_postgres() as url:

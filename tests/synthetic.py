@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.canvas import render_strokes
 from model.reading.preprocess import to_mnist
+from testkit.canvas import render_strokes
 
 
 def typeset_digit(digit: int, rng: np.random.Generator, side: int = 96) -> np.ndarray:

@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from model.reading.network import NumpyNetwork
 from model.store.card import ModelCard, Scores
 from model.store.collection import new_token, visitor_store
-from model.store.defaults import copy_default
-from model.store.published import earlier_defaults, version
+from model.store.defaults import earlier_defaults, version
+from model.store.network_file import copy_network_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "model" / "mnist_ann.keras"
@@ -21,7 +21,7 @@ SHIPPED = ROOT / "model" / "mnist_ann.keras"
 def model_copy(tmp_path, monkeypatch):
     """The app's default model, copied so that "Save as default" cannot touch the shipped one."""
     path = tmp_path / "mnist_ann.keras"
-    copy_default(SHIPPED, path)
+    copy_network_file(SHIPPED, path)
     monkeypatch.setenv("MODEL_PATH", str(path))
     return path
 
@@ -41,39 +41,34 @@ def app(model_copy, tiny_mnist_path, monkeypatch, database):
     return at.run()
 
 
-class InstantQueue:
+class InstantService:
     """The training cluster as tests about the page need it: every job is done the moment it is asked for.
 
-    A training gives a network of the asked-for shape with random weights and
-    a card; a save gives that network's `.keras` bytes. What a real job does
-    is tested in tests/test_jobs.py and, through the page, by
-    `test_retrain_adds_a_network_and_uses_it` and the fine-tune test.
+    A training gives a network of the asked-for shape with random weights
+    and a card. What a real job does is tested in tests/test_jobs.py and,
+    through the page, by `test_retrain_adds_a_network_and_uses_it` and the
+    fine-tune test.
     """
 
-    def submit(self, visitor, kind, task, *args, priority=0, **kwargs):
-        from model.jobs.queue import TrainingJob
-        from model.jobs.tasks import JobResult
-        from model.training.keras_ann import keras_bytes, to_keras
+    def submit(self, visitor, kind, spec, priority=0, asked=None):
+        from model.jobs.service import Job, Kind
+        from model.store.network import Network
 
-        job = TrainingJob(visitor, kind, task, args, state="done", fraction=1.0, status="Done")
-        if kind == "training":
-            config = args[0]
-            sizes = (784, *config.hidden, 10)
-            rng = np.random.default_rng(0)
-            weights = [a for n, m in zip(sizes, sizes[1:]) for a in (rng.normal(0, 0.05, (n, m)), np.zeros(m))]
-            net = NumpyNetwork.from_arrays(weights)
-            card = ModelCard(config.hidden, hyperparameters=config.as_dict(), test=Scores(0.1, count=500))
-            job.result = JobResult(net, card, worker="instant")
-        elif kind == "save":
-            job.result = keras_bytes(to_keras(args[0]))
-        else:
-            raise AssertionError(f"InstantQueue does not do {kind} jobs")
+        if kind is not Kind.TRAIN:
+            raise AssertionError(f"InstantService does not do {kind} jobs")
+        job = Job(visitor, kind, spec, state="done", fraction=1.0, status="Done")
+        config = spec.config
+        sizes = (784, *config.hidden, 10)
+        rng = np.random.default_rng(0)
+        weights = [a for n, m in zip(sizes, sizes[1:]) for a in (rng.normal(0, 0.05, (n, m)), np.zeros(m))]
+        card = ModelCard(config.hidden, hyperparameters=config.as_dict(), test=Scores(0.1, count=500))
+        job.result = Network(NumpyNetwork.from_arrays(weights), card)
         return job
 
 
 @pytest.fixture
 def instant_jobs(monkeypatch):
-    monkeypatch.setattr("ui.sidebar.job_queue", InstantQueue)
+    monkeypatch.setattr("ui.training.job_service", InstantService)
 
 
 def train_button(at):
@@ -194,12 +189,7 @@ def test_the_admin_password_unlocks_save_as_default(model_copy, tiny_mnist_path,
     assert "Save as default" not in [b.label for b in at.sidebar.button]
     unlock(at, "correct horse")
     [save] = [b for b in at.sidebar.button if b.label == "Save as default"]
-    save.click().run()
-    deadline = time.time() + 120  # a worker makes the .keras file, then the server writes it
-    while not any("Saved Trained #1" in text for text in texts(at.sidebar.success)) and time.time() < deadline:
-        assert not at.exception and not texts(at.sidebar.error), texts(at.sidebar.error)
-        time.sleep(0.5)
-        at.run()
+    save.click().run()  # one transaction in the server: no job, no wait
     assert any("Saved Trained #1" in text for text in texts(at.sidebar.success)), texts(at.sidebar.error)
     assert version(database) != 0, "saved in the database, where every replica reads it"
     [kept] = earlier_defaults(database)
@@ -374,9 +364,9 @@ def test_a_session_keeps_a_bounded_number_of_networks():
 
         from ui.session import add_network, session_networks
 
-        default = session_networks()["Default"].net
+        default = session_networks()["Default"]
         for _ in range(10):
-            add_network(default, {})
+            add_network(default)
         st.markdown(" | ".join(session_networks()))
         st.markdown(" | ".join(st.session_state.get("dropped_networks", [])))
 
@@ -388,11 +378,11 @@ def test_a_session_keeps_a_bounded_number_of_networks():
 
 def test_the_sidebar_shows_the_place_in_the_queue_and_refuses_a_second_run(app, monkeypatch):
     from model.config import TrainConfig
-    from model.jobs.tasks import train_task
-    from ui.session import job_queue
+    from model.jobs.service import Kind, TrainSpec
+    from ui.session import job_service
 
-    blocker = job_queue().submit(
-        "someone else", "training", train_task, TrainConfig(hidden=(8,), epochs=50, batch_size=8), ""
+    blocker = job_service().submit(
+        "someone else", Kind.TRAIN, TrainSpec(TrainConfig(hidden=(8,), epochs=50, batch_size=8), "")
     )
     try:
         fill_form(app, layers="8", epochs=1)
@@ -416,9 +406,9 @@ def test_an_unreachable_cluster_is_a_sentence_and_drawing_goes_on(app, monkeypat
             "reached or started (OSError). Drawing works as before."
         )
 
-    from ui.session import job_queue
+    from ui.session import job_service
 
-    monkeypatch.setattr(job_queue(), "client_factory", unreachable)
+    monkeypatch.setattr(job_service(), "client_factory", unreachable)
     fill_form(app, layers="8", epochs=1)
     train_button(app).click().run()
     assert not app.exception

@@ -12,7 +12,6 @@ from model.store.atomic import (
     atomic_write_json,
     check_writable,
     exclusive,
-    sweep_temporary_files,
 )
 
 
@@ -39,14 +38,6 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
         atomic_write(path, half_then_fail)
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
-
-
-def test_the_sweep_removes_only_what_killed_writes_left(tmp_path):
-    (tmp_path / f"{TEMP_PREFIX}model.keras.abc.keras").write_bytes(b"debris")
-    (tmp_path / "model.keras").write_bytes(b"kept")
-    assert sweep_temporary_files(tmp_path) == [f"{TEMP_PREFIX}model.keras.abc.keras"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
-    assert sweep_temporary_files(tmp_path / "missing") == []
 
 
 def test_exclusive_keeps_a_second_thread_out_until_the_first_is_done(tmp_path):

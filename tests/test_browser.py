@@ -3,7 +3,8 @@
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from bench.chromium import (
+from model.store.network_file import copy_network_file
+from testkit.chromium import (
     DRAWINGS,
     ROOT,
     canvas_box,
@@ -15,7 +16,6 @@ from bench.chromium import (
     streamlit_server,
     wait_idle,
 )
-from model.store.defaults import copy_default
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -31,7 +31,7 @@ def database(tmp_path_factory):
 def app_url(tmp_path_factory, tiny_mnist_path, database):
     home = tmp_path_factory.mktemp("app")
     model = home / "mnist_ann.keras"
-    copy_default(ROOT / "model" / "mnist_ann.keras", model)
+    copy_network_file(ROOT / "model" / "mnist_ann.keras", model)
     env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_DATABASE_URL": database}
     with streamlit_server(env=env, log=home / "streamlit.log") as url:
         yield url
@@ -76,7 +76,7 @@ def test_clearing_returns_to_the_invitation(page):
     clear_canvas(page)
     expect(invitation(page)).to_be_visible(timeout=10_000)
     expect(prediction(page)).to_have_count(0)
-    expect(page.get_by_test_id("stMain").get_by_test_id("stVegaLiteChart")).to_have_count(0)
+    expect(page.get_by_test_id("stMain").locator(".probability-bars")).to_have_count(0)
 
 
 def test_a_tiny_retrain_from_the_sidebar(page):
@@ -130,7 +130,7 @@ def shared_url(tmp_path_factory, tiny_mnist_path):
     """The app as on a public server: browsers here are visitors, not the owner."""
     home = tmp_path_factory.mktemp("shared")
     model = home / "mnist_ann.keras"
-    copy_default(ROOT / "model" / "mnist_ann.keras", model)
+    copy_network_file(ROOT / "model" / "mnist_ann.keras", model)
     (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
     env = {
         "MODEL_PATH": str(model),

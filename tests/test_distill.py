@@ -1,10 +1,10 @@
-"""Distillation (model/training/distill.py) and the CNN it distils from (model/training/cnn.py)."""
+"""Distillation (model/training/extras/distill.py) and the CNN it distils from (model/training/extras/cnn.py)."""
 
 import numpy as np
 import pytest
 
 from bench.judge import NumpyCNN
-from model.training.distill import Distillation, distillation_loss, soften, with_teacher
+from model.training.extras.distill import Distillation, distillation_loss, soften, with_teacher
 
 
 def test_softening_keeps_the_order_and_flattens():
@@ -38,8 +38,8 @@ def test_bad_settings_are_sentences():
 def test_the_cnn_reads_the_same_in_numpy_and_keras_and_teaches_soft_targets(tmp_path):
     import keras
 
-    from model.training.cnn import build_cnn
-    from model.training.keras_ann import keras_bytes
+    from model.training.ann import keras_bytes
+    from model.training.extras.cnn import build_cnn
 
     keras.utils.set_random_seed(1)
     cnn = build_cnn()

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from bench.canvas import render_points
 from bench.drawn_digits import (
     CANVAS,
     THINNEST,
@@ -18,6 +17,7 @@ from bench.drawn_digits import (
     prune_spurs,
     skeleton_points,
 )
+from testkit.canvas import render_points
 from tests.synthetic import synthetic_digits
 
 

@@ -8,8 +8,8 @@ from model.config import TrainConfig
 from model.reading.preprocess import to_mnist
 from model.store.holdout import is_held_out, split_samples
 from model.store.samples import new_id
+from model.training.ann import fit_network
 from model.training.finetune import fine_tune, training_mix
-from model.training.run import fit_network
 
 
 def test_held_out_share_is_about_a_fifth_and_stable():
@@ -38,7 +38,7 @@ def own_samples():
 
 
 def test_fine_tuning_learns_the_persons_style(tiny_mnist, own_samples):
-    base = fit_network(TrainConfig(hidden=(64,), epochs=2, batch_size=64), tiny_mnist, {}, "cmd").net
+    base = fit_network(TrainConfig(hidden=(64,), epochs=2, batch_size=64), tiny_mnist, {}, "cmd")[1].net
     tuned, report = fine_tune(
         base, tiny_mnist, own_samples, epochs=3, learning_rate=1e-3, augment=False, mnist_subset=2000
     )
@@ -53,6 +53,6 @@ def test_fine_tuning_learns_the_persons_style(tiny_mnist, own_samples):
 def test_fine_tuning_needs_a_sample_to_train_on(tiny_mnist, own_samples):
     images, labels, ids = own_samples
     held = [i for i, sample_id in enumerate(ids) if is_held_out(sample_id)][:2]
-    base = fit_network(TrainConfig(hidden=(8,), epochs=1), tiny_mnist, {}, "cmd").net
+    base = fit_network(TrainConfig(hidden=(8,), epochs=1), tiny_mnist, {}, "cmd")[1].net
     with pytest.raises(ValueError, match="at least one sample"):
         fine_tune(base, tiny_mnist, (images[held], labels[held], [ids[i] for i in held]))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from model.config import SIDEBAR_DEFAULTS, TrainConfig
-from model.jobs.queue import WORKER_LOST, JobQueue, QueueRefused
-from model.jobs.tasks import fine_tune_task, keras_file_task, train_task, visitor_waiting, warm_up
+from model.jobs.service import WORKER_LOST, FineTuneSpec, JobService, Kind, QueueRefused, TrainSpec
+from model.jobs.tasks import visitor_waiting, warm_up
 
 pytestmark = pytest.mark.slow  # they train on the tiny Dask cluster
 
@@ -33,8 +33,8 @@ def wait_for_progress(job, timeout=60):
 
 
 def test_a_job_trains_on_the_worker_and_reports_progress(training_cluster):
-    queue = JobQueue()
-    job = wait(queue.submit("visitor-a", "training", train_task, CONFIG, "python train.py"))
+    queue = JobService()
+    job = wait(queue.submit("visitor-a", Kind.TRAIN, TrainSpec(CONFIG, "python train.py")))
     assert job.state == "done", job.error
     assert job.result.net.hidden == (16,)
     assert job.result.card.test.count == 500, "the worker read its own (tiny) MNIST"
@@ -45,9 +45,9 @@ def test_a_job_trains_on_the_worker_and_reports_progress(training_cluster):
 
 
 def test_stop_stops_a_running_job(training_cluster):
-    queue = JobQueue()
+    queue = JobService()
     long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
-    job = queue.submit("visitor-b", "training", train_task, long, "")
+    job = queue.submit("visitor-b", Kind.TRAIN, TrainSpec(long, ""))
     wait_for_progress(job)
     job.stop()
     wait(job, timeout=60)
@@ -57,19 +57,19 @@ def test_stop_stops_a_running_job(training_cluster):
 
 
 def test_one_job_per_visitor_and_a_cap_on_waiting(training_cluster):
-    queue = JobQueue(max_waiting=2)
+    queue = JobService(max_waiting=2)
     long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
-    first = queue.submit("visitor-c", "training", train_task, long, "")
+    first = queue.submit("visitor-c", Kind.TRAIN, TrainSpec(long, ""))
     deadline = time.time() + 60
     while first.state != "running" and time.time() < deadline:
         time.sleep(0.1)
     with pytest.raises(QueueRefused, match="already have a run"):
-        queue.submit("visitor-c", "training", train_task, CONFIG, "")
-    second = queue.submit("visitor-d", "training", train_task, CONFIG, "")
-    third = queue.submit("visitor-e", "training", train_task, CONFIG, "")
+        queue.submit("visitor-c", Kind.TRAIN, TrainSpec(CONFIG, ""))
+    second = queue.submit("visitor-d", Kind.TRAIN, TrainSpec(CONFIG, ""))
+    third = queue.submit("visitor-e", Kind.TRAIN, TrainSpec(CONFIG, ""))
     with pytest.raises(QueueRefused, match="queue is full"):
-        queue.submit("visitor-f", "training", train_task, CONFIG, "")
-    assert queue.place(third) > queue.place(second) >= 1, "each knows how many runs are ahead"
+        queue.submit("visitor-f", Kind.TRAIN, TrainSpec(CONFIG, ""))
+    assert third.ahead > second.ahead >= 1, "each knows how many runs are ahead"
     assert "ahead of yours" in third.status
     for job in (first, second, third):
         job.stop()
@@ -78,38 +78,42 @@ def test_one_job_per_visitor_and_a_cap_on_waiting(training_cluster):
 
 
 def test_a_vanished_visitors_job_is_cancelled(training_cluster):
-    queue = JobQueue(abandon_after_s=2)
+    queue = JobService(abandon_after_s=2)
     long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
-    job = queue.submit("visitor-g", "training", train_task, long, "")
+    job = queue.submit("visitor-g", Kind.TRAIN, TrainSpec(long, ""))
     deadline = time.time() + 60
     while not job.finished and time.time() < deadline:
         time.sleep(0.2)  # nobody touches it: the page was closed
     assert job.state == "stopped"
 
 
-def test_fine_tune_and_keras_file_tasks(training_cluster, tiny_mnist):
-    import numpy as np
-
-    from model.reading.network import NumpyNetwork
-
-    queue = JobQueue()
-    trained = wait(queue.submit("visitor-h", "training", train_task, CONFIG, "")).result
+def test_a_fine_tune_gives_a_network_with_its_report(training_cluster, tiny_mnist):
+    queue = JobService()
+    trained = wait(queue.submit("visitor-h", Kind.TRAIN, TrainSpec(CONFIG, ""))).result
     (x, y), _ = tiny_mnist
     samples = (x[:20], y[:20], [f"20260101T000000{i:06d}-00000000{i:02d}" for i in range(20)])
-    tuned = wait(
-        queue.submit("visitor-h", "fine-tune", fine_tune_task, trained.net, trained.card, "Trained #1", samples)
-    )
+    tuned = wait(queue.submit("visitor-h", Kind.FINE_TUNE, FineTuneSpec(trained.named("Trained #1"), samples)))
     assert tuned.state == "done", tuned.error
     assert tuned.result.card.fine_tune["trained_on"] + tuned.result.card.fine_tune["held_out"] == 20
-    saved = wait(queue.submit("visitor-h", "save", keras_file_task, trained.net, trained.card, priority=10))
-    assert saved.state == "done", saved.error
-    assert np.allclose(NumpyNetwork.from_keras_bytes(saved.result).weights()[0], trained.net.weights()[0])
+    assert tuned.result.card.fine_tune["from"] == "Trained #1"
+
+
+def test_a_job_takes_only_its_kinds_spec(training_cluster):
+    with pytest.raises(TypeError, match="takes a FineTuneSpec"):
+        JobService().submit("visitor-x", Kind.FINE_TUNE, TrainSpec(CONFIG, ""))
+
+
+def test_a_run_that_reaches_its_time_limit_is_stopped_and_says_so(training_cluster):
+    long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
+    job = wait(JobService().submit("visitor-y", Kind.TRAIN, TrainSpec(long, "", limit_s=2)), timeout=120)
+    assert job.state == "stopped" and "time limit" in job.error
+    assert job.result.card.other["stopped"] == job.error, "the network's card says so too"
 
 
 def test_a_killed_worker_gives_a_sentence_and_the_next_job_works(training_cluster):
-    queue = JobQueue()
+    queue = JobService()
     long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
-    job = queue.submit("visitor-i", "training", train_task, long, "")
+    job = queue.submit("visitor-i", Kind.TRAIN, TrainSpec(long, ""))
     wait_for_progress(job)
     pids = training_cluster.run(os.getpid)
     for pid in pids.values():
@@ -117,7 +121,7 @@ def test_a_killed_worker_gives_a_sentence_and_the_next_job_works(training_cluste
     wait(job, timeout=60)
     assert job.state == "failed" and job.error == WORKER_LOST
     training_cluster.wait_for_workers(1, timeout=60)  # the nanny starts a new one
-    after = wait(queue.submit("visitor-i", "training", train_task, CONFIG, ""), timeout=120)
+    after = wait(queue.submit("visitor-i", Kind.TRAIN, TrainSpec(CONFIG, "")), timeout=120)
     assert after.state == "done", after.error
 
 
@@ -125,8 +129,8 @@ def test_server_side_modules_do_not_import_tensorflow():
     import subprocess
 
     code = (
-        "import sys, model.jobs.queue, model.jobs.cluster, model.jobs.tasks, "
-        "model.store.defaults, model.store.samples; "
+        "import sys, model.jobs.service, model.jobs.cluster, model.jobs.tasks, "
+        "model.store.defaults, model.store.network_file, model.store.samples, model.settings; "
         "print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -136,7 +140,7 @@ def test_server_side_modules_do_not_import_tensorflow():
 def test_train_py_runs_on_the_cluster_named_by_dask_scheduler_address(training_cluster, tmp_path):
     import subprocess
 
-    from model.store.defaults import load_default
+    from model.store.network_file import read_network_file
 
     out = tmp_path / "net.keras"
     env = {**os.environ, "DASK_SCHEDULER_ADDRESS": training_cluster.scheduler.address}
@@ -151,8 +155,8 @@ def test_train_py_runs_on_the_cluster_named_by_dask_scheduler_address(training_c
     )
     assert run.returncode == 0, run.stderr
     assert "on the cluster at tcp://" in run.stdout and "epoch   1/1" in run.stdout
-    loaded = load_default(out)
-    assert loaded.problem is None and loaded.net.hidden == (12,)
+    loaded = read_network_file(out)
+    assert loaded.net.hidden == (12,)
     assert loaded.card.test.count == 500, "trained on the worker's (tiny) MNIST"
 
 
@@ -190,11 +194,11 @@ def compiled_hidden_sizes() -> list[tuple[int, ...]]:
     """On a worker: the hidden sizes of the compiled networks it keeps for its next runs."""
     import json
 
-    from model.training import keras_ann
+    from model.training import speed
 
     return [
         tuple(layer["config"]["units"] for layer in json.loads(key)["layers"] if layer["class_name"] == "Dense")[:-1]
-        for key in keras_ann._compiled
+        for key in speed._compiled
     ]
 
 
@@ -205,14 +209,14 @@ def test_warm_up_leaves_the_sidebars_default_network_compiled_on_the_worker(trai
 
 
 def test_runs_start_in_the_order_visitors_asked_not_the_order_they_reached_the_queue(training_cluster):
-    queue = JobQueue()
+    queue = JobService()
     long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
-    blocker = queue.submit("visitor-h", "training", train_task, long, "")
+    blocker = queue.submit("visitor-h", Kind.TRAIN, TrainSpec(long, ""))
     wait_for_progress(blocker)
     now = time.time()
-    later = queue.submit("visitor-i", "training", train_task, CONFIG, "", asked=now)
-    earlier = queue.submit("visitor-j", "training", train_task, CONFIG, "", asked=now - 1)
-    assert (queue.place(earlier), queue.place(later)) == (1, 2)
+    later = queue.submit("visitor-i", Kind.TRAIN, TrainSpec(CONFIG, ""), asked=now)
+    earlier = queue.submit("visitor-j", Kind.TRAIN, TrainSpec(CONFIG, ""), asked=now - 1)
+    assert (earlier.ahead, later.ahead) == (1, 2)
     time.sleep(1)  # time enough for Dask to send a run ahead to the busy worker, if it did
     blocker.stop()
     left_the_line: dict[str, float] = {}
@@ -328,11 +332,9 @@ def _state(pid: int) -> str:
 
 def test_the_warm_up_sees_a_visitors_run_on_the_scheduler(training_cluster):
     """`visitor_waiting` is what stops a warm-up that a visitor's run would otherwise wait for."""
-    queue = JobQueue()
+    queue = JobService()
     assert not visitor_waiting(training_cluster)
-    job = queue.submit(
-        "visitor-running", "training", train_task, TrainConfig(hidden=(16,), epochs=50, batch_size=8), ""
-    )
+    job = queue.submit("visitor-running", Kind.TRAIN, TrainSpec(TrainConfig(hidden=(16,), epochs=50, batch_size=8), ""))
     wait_for_progress(job)
     assert visitor_waiting(training_cluster), "a visitor's run is there"
     job.stop()
@@ -341,3 +343,25 @@ def test_the_warm_up_sees_a_visitors_run_on_the_scheduler(training_cluster):
     while visitor_waiting(training_cluster) and time.time() < deadline:
         time.sleep(0.05)
     assert not visitor_waiting(training_cluster), "nothing is there once it is done"
+
+
+def test_the_one_dask_internal_used_still_says_what_the_line_needs(training_cluster):
+    """`scheduler_line` reads the scheduler's `tasks` and each task's key, state and priority (Dask's internals,
+    not its promise): a running job shows as "processing", one behind it as waiting, with the priority it was
+    given first in Dask's priority tuple. If a Dask upgrade changes these, this fails before the queue does."""
+    from model.jobs.cluster import WAITING_STATES, scheduler_line
+    from model.jobs.service import _order
+
+    queue = JobService()
+    long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
+    running = queue.submit("visitor-p", Kind.TRAIN, TrainSpec(long, ""))
+    wait_for_progress(running)
+    waiting = queue.submit("visitor-q", Kind.TRAIN, TrainSpec(CONFIG, ""))
+    line = {key: (state, priority) for key, state, priority in training_cluster.run_on_scheduler(scheduler_line)}
+    assert line[running.key][0] == "processing"
+    assert line[waiting.key][0] in WAITING_STATES
+    assert line[waiting.key][1][0] == pytest.approx(-_order(waiting)), "Dask runs the smallest tuple first"
+    for job in (running, waiting):
+        job.stop()
+    for job in (running, waiting):
+        wait(job)

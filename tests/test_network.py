@@ -2,18 +2,20 @@
 
 import json
 import zipfile
+from typing import NamedTuple
 
 import keras
 import numpy as np
 import pytest
 
 from model.config import TrainConfig
+from model.progress import Progress
 from model.reading.metrics import evaluate
 from model.reading.network import ModelFileError, NumpyNetwork
 from model.store.card import ModelCard, card_path
-from model.store.defaults import history, load_default
-from model.training.keras_ann import STEPS_PER_EXECUTION, Progress, build_ann, load_model, save_model, train
-from model.training.run import fit_network
+from model.store.network_file import read_network_file
+from model.training.ann import build_ann, fit_network, load_model, save_network, train
+from model.training.speed import STEPS_PER_EXECUTION
 
 
 def dense_sizes(model):
@@ -106,19 +108,19 @@ def test_should_stop_ends_training_early(tiny_mnist):
 
 def test_same_seed_same_network(tiny_mnist):
     config = TrainConfig(hidden=(32,), epochs=1, batch_size=64, seed=7)
-    first = fit_network(config, tiny_mnist, {}, "cmd")
-    second = fit_network(config, tiny_mnist, {}, "cmd")
+    _, first = fit_network(config, tiny_mnist, {}, "cmd")
+    _, second = fit_network(config, tiny_mnist, {}, "cmd")
     assert first.card.accuracy == second.card.accuracy
     for a, b in zip(first.net.weights(), second.net.weights()):
         np.testing.assert_array_equal(a, b)
-    other = fit_network(TrainConfig(hidden=(32,), epochs=1, batch_size=64, seed=8), tiny_mnist, {}, "cmd")
+    _, other = fit_network(TrainConfig(hidden=(32,), epochs=1, batch_size=64, seed=8), tiny_mnist, {}, "cmd")
     assert not np.array_equal(first.net.kernels[0], other.net.kernels[0])
 
 
 def test_a_run_on_a_kept_compiled_network_trains_exactly_as_a_fresh_one(tiny_mnist, monkeypatch):
-    from model.training import keras_ann
+    from model.training import speed
 
-    monkeypatch.setattr(keras_ann, "_compiled", keras_ann.OrderedDict())
+    monkeypatch.setattr(speed, "_compiled", speed.OrderedDict())
     compiled = []
     real_compile = keras.Model.compile
 
@@ -131,30 +133,30 @@ def test_a_run_on_a_kept_compiled_network_trains_exactly_as_a_fresh_one(tiny_mni
     warm = TrainConfig(hidden=(32,), epochs=2, batch_size=64, seed=3, learning_rate=0.01, dropout=0.2)
     fit_network(warm, tiny_mnist, {}, "cmd")
     config = TrainConfig(hidden=(32,), epochs=1, batch_size=64, seed=7, dropout=0.2)
-    kept = fit_network(config, tiny_mnist, {}, "cmd")
+    _, kept = fit_network(config, tiny_mnist, {}, "cmd")
     assert len(compiled) == 1, "the second run compiled again instead of reusing the kept network"
-    monkeypatch.setattr(keras_ann, "_compiled", keras_ann.OrderedDict())
-    fresh = fit_network(config, tiny_mnist, {}, "cmd")
+    monkeypatch.setattr(speed, "_compiled", speed.OrderedDict())
+    _, fresh = fit_network(config, tiny_mnist, {}, "cmd")
     assert len(compiled) == 2
     for a, b in zip(kept.net.weights(), fresh.net.weights()):
         np.testing.assert_array_equal(a, b)
 
 
 def test_a_process_keeps_only_a_few_compiled_networks(tiny_mnist, monkeypatch):
-    from model.training import keras_ann
+    from model.training import speed
 
-    monkeypatch.setattr(keras_ann, "_compiled", keras_ann.OrderedDict())
+    monkeypatch.setattr(speed, "_compiled", speed.OrderedDict())
     (x, y), _ = tiny_mnist
-    for units in range(1, keras_ann.MAX_COMPILED + 3):
+    for units in range(1, speed.MAX_COMPILED + 3):
         train(build_ann((units,)), x[:200], y[:200], epochs=1, batch_size=100)
-    assert sum(len(twins) for twins in keras_ann._compiled.values()) == keras_ann.MAX_COMPILED
-    kept_units = [json.loads(key)["layers"][2]["config"]["units"] for key in keras_ann._compiled]
-    assert kept_units == list(range(3, keras_ann.MAX_COMPILED + 3)), "the most recently used are kept"
+    assert sum(len(twins) for twins in speed._compiled.values()) == speed.MAX_COMPILED
+    kept_units = [json.loads(key)["layers"][2]["config"]["units"] for key in speed._compiled]
+    assert kept_units == list(range(3, speed.MAX_COMPILED + 3)), "the most recently used are kept"
 
 
 def test_the_twin_drops_as_kerass_dropout_does_and_the_trained_network_keeps_kerass_layer(tiny_mnist):
     """The compiled twin trains with `TrainingDropout` (fast under XLA); what a run returns has Keras's own."""
-    from model.training.keras_ann import TrainingDropout, _twin_of
+    from model.training.speed import TrainingDropout, _twin_of
 
     model = build_ann((64,), dropout=0.25)
     twin = _twin_of(model)
@@ -171,15 +173,22 @@ def test_the_twin_drops_as_kerass_dropout_does_and_the_trained_network_keeps_ker
     assert not any(isinstance(layer, TrainingDropout) for layer in model.layers), "saved networks stay plain Keras"
 
 
+class Trained(NamedTuple):
+    model: keras.Model
+    net: NumpyNetwork
+    card: ModelCard
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_mnist):
     config = TrainConfig(hidden=(48, 24), epochs=1, batch_size=64, dropout=0.1)
-    return fit_network(config, tiny_mnist, {"source": "tiny", "sha256": None}, config.command())
+    model, network = fit_network(config, tiny_mnist, {"source": "tiny", "sha256": None}, config.command())
+    return Trained(model, network.net, network.card)
 
 
 def test_save_then_load_gives_identical_predictions(trained, tiny_mnist, tmp_path):
     path = tmp_path / "net.keras"
-    save_model(trained.model, path, trained.card)
+    save_network(trained.model, path, trained.card)
     x = tiny_mnist[1][0][:200].astype(np.float32) / 255.0
     before = trained.model(x, training=False).numpy()
     np.testing.assert_array_equal(load_model(path)(x, training=False).numpy(), before)
@@ -190,7 +199,7 @@ def test_save_then_load_gives_identical_predictions(trained, tiny_mnist, tmp_pat
 
 def test_card_is_written_beside_the_model(trained, tmp_path):
     path = tmp_path / "net.keras"
-    save_model(trained.model, path, trained.card)
+    save_network(trained.model, path, trained.card)
     card = json.loads(card_path(path).read_text())
     assert card["architecture"]["hidden"] == [48, 24]
     assert card["parameters"] == trained.model.count_params()
@@ -202,7 +211,7 @@ def test_card_is_written_beside_the_model(trained, tmp_path):
 
 def test_saved_file_has_no_optimizer_state(trained, tmp_path):
     path = tmp_path / "net.keras"
-    save_model(trained.model, path)
+    save_network(trained.model, path)
     with zipfile.ZipFile(path) as archive:
         import io
 
@@ -214,7 +223,7 @@ def test_saved_file_has_no_optimizer_state(trained, tmp_path):
 
 def test_a_failed_save_leaves_the_old_model_intact(trained, tiny_mnist, tmp_path, monkeypatch):
     path = tmp_path / "net.keras"
-    save_model(trained.model, path, trained.card)
+    save_network(trained.model, path, trained.card)
     old_bytes, old_card = path.read_bytes(), card_path(path).read_text()
 
     def crash_mid_write(self, filepath, *args, **kwargs):
@@ -224,22 +233,10 @@ def test_a_failed_save_leaves_the_old_model_intact(trained, tiny_mnist, tmp_path
 
     monkeypatch.setattr(keras.Model, "save", crash_mid_write)
     with pytest.raises(OSError, match="disk full"):
-        save_model(build_ann((8,)), path, ModelCard(other={"other": "card"}))
+        save_network(build_ann((8,)), path, ModelCard(other={"other": "card"}))
     assert path.read_bytes() == old_bytes and card_path(path).read_text() == old_card
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.keras", "net.weights.npz"], "no temp files"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.keras"], "no temporary files"
     NumpyNetwork.load(path)  # still a valid model
-
-
-def test_each_save_keeps_the_previous_pair_in_the_history(trained, tmp_path):
-    path = tmp_path / "net.keras"
-    save_model(build_ann((8,)), path, ModelCard(other={"name": "first"}))
-    first = path.read_bytes()
-    save_model(trained.model, path, trained.card)
-    [entry] = history(path)
-    assert entry.path.read_bytes() == first
-    assert json.loads(card_path(entry.path).read_text())["name"] == "first"
-    assert NumpyNetwork.load(path).hidden == (48, 24)
-    assert load_default(path).problem is None
 
 
 def test_loading_is_safe_and_refuses_foreign_models(tmp_path):
@@ -281,7 +278,7 @@ def test_two_saves_at_the_same_moment_leave_a_valid_pair(tmp_path):
     def save(hidden):
         try:
             barrier.wait()
-            save_model(models[hidden], path, ModelCard(other={"hidden": hidden}))
+            save_network(models[hidden], path, ModelCard(other={"hidden": hidden}))
         except Exception as error:  # reported below
             errors.append(error)
 
@@ -297,7 +294,5 @@ def test_two_saves_at_the_same_moment_leave_a_valid_pair(tmp_path):
     from model.store.data import file_sha256
 
     assert card["model_sha256"] == file_sha256(path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.history", "net.json", "net.keras", "net.weights.npz"]
-    assert len(history(path)) == 3, "every earlier pair was kept"
-    for entry in history(path):  # and each kept pair is whole
-        assert (json.loads(card_path(entry.path).read_text())["hidden"],) == NumpyNetwork.load(entry.path).hidden
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.keras"]
+    read_network_file(path)  # the network and its card agree

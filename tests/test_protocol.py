@@ -1,4 +1,4 @@
-"""The load generator's visitor (bench.protocol) speaks Streamlit's protocol as a browser does.
+"""The load generator's visitor (testkit.protocol) speaks Streamlit's protocol as a browser does.
 
 Against the bare reference page and the real page, each in its own server:
 a first run, strokes answered by the canvas's fragment alone, the page's
@@ -12,10 +12,10 @@ import time
 import numpy as np
 import pytest
 
-from bench.chromium import ROOT, streamlit_server
-from bench.protocol import ProtocolError, Session
-from bench.strokes import drawing_pool, samples_file, string_array
-from model.store.defaults import copy_default
+from model.store.network_file import copy_network_file
+from testkit.chromium import ROOT, streamlit_server
+from testkit.protocol import ProtocolError, Session
+from testkit.strokes import drawing_pool, samples_file, string_array
 
 pytestmark = pytest.mark.slow  # each starts a Streamlit server
 MAIN, SIDEBAR = 0, 1  # a delta path's first index: Streamlit's root containers
@@ -39,7 +39,7 @@ def bare_url(tmp_path_factory):
 def app_url(tmp_path_factory, tiny_mnist_path):
     home = tmp_path_factory.mktemp("app")
     model = home / "mnist_ann.keras"
-    copy_default(ROOT / "model" / "mnist_ann.keras", model)
+    copy_network_file(ROOT / "model" / "mnist_ann.keras", model)
     (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
     env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path)}
     env["SAMPLES_DATABASE_URL"] = f"sqlite:///{home / 'samples.sqlite3'}"

@@ -1,9 +1,11 @@
-"""The real-writer judge and training data (bench/real_writers.py, model/training/real.py), on made-up sources.
+"""The real-writer judges and training data (bench/real_writers.py, bench/unipen.py, model/training/extras/real.py),
+on made-up sources.
 
 No real handwriting is stored in this repository, so these tests write tiny
 stand-ins in each source's own layout (DigiLeTs's raw text files, ARDIS's
-CSVs, HwD-1000's PNGs) and check what is read from them, how the writers
-are split, and that the judge's writers can never reach training.
+CSVs, HwD-1000's PNGs, UNIPEN's writer and data files) and check what is
+read from them, how the writers are split, and that the judges' writers can
+never reach training.
 """
 
 import json
@@ -17,7 +19,7 @@ from PIL import Image
 
 from bench import real_writers
 from bench.drawn_digits import CANVAS
-from model.training import real
+from model.training.extras import real
 
 # Two complete writers (002 is a judge writer: the first of the complete ones; 004 is not) and one corrupted.
 JUDGE_ID, TRAIN_ID, CORRUPTED_ID = 2, 4, 9
@@ -75,7 +77,46 @@ def sources(tmp_path_factory):
         Image.fromarray(image).save(hwd / "img" / f"{k}-001.png")
         rows.append(f"img/{k}-001.png,{k}")
     (hwd / "dataset.csv").write_text("\n".join(rows) + "\n")
+    write_unipen(root / "unipen")
     return root
+
+
+# UNIPEN writers: names whose sha256 puts them in the judge's fifth, and not (bench.real_writers.unipen_judge).
+UNIPEN_JUDGE, UNIPEN_TRAIN = "aga/judge-4", "aga/train-0"
+
+
+def unipen_blocks(digits: int, with_pen_up_points: bool = False) -> str:
+    """A UNIPEN data file: per digit a stick (one pen-down block) and, for the second half, a bar (another);
+    y points up. With `with_pen_up_points`, the pen's path in the air is recorded between them (as `pri` does)."""
+    lines = [".COORD X Y"]
+    for d in range(digits):
+        lines += [".PEN_DOWN", *(f"{100 + d} {1000 - 40 * k}" for k in range(8)), ".PEN_UP"]
+        if with_pen_up_points:
+            lines += ["150 900", "160 950"]
+        lines += [".PEN_DOWN", f"{80 + d} 900", f"{130 + d} 900", ".PEN_UP"]
+    return "\n".join(lines) + "\n"
+
+
+def write_unipen(root: Path) -> None:
+    for site, name, labels in (
+        ("aga", UNIPEN_JUDGE.split("/")[1], range(10)),
+        ("aga", UNIPEN_TRAIN.split("/")[1], range(10)),
+        ("pri", "p1", range(4)),
+        ("tos", "t1", range(3)),
+    ):
+        (root / "data" / "1a" / site).mkdir(parents=True, exist_ok=True)
+        (root / "include" / site / "data").mkdir(parents=True, exist_ok=True)
+        pen_up = site == "pri"
+        (root / "include" / site / "data" / f"{name}.dat").write_text(unipen_blocks(len(labels), pen_up))
+        step = 4 if pen_up else 2  # blocks a digit takes: down, up (with points), down, up; or down, down
+        segments = [
+            f'.SEGMENT CHARACTER {step * d}-{step * d + step - 1 if pen_up else 2 * d + 1} ? "{d}"' for d in labels
+        ]
+        segments.append('.SEGMENT CHARACTER 999 ? "7"')  # names a block that is not there: left out, counted
+        segments.append('.SEGMENT CHARACTER 0 ? "A"')  # a letter: not a digit
+        text = [".VERSION 1.0", f".INCLUDE {site}/{name}.doc", f".INCLUDE {site}/data/{name}.dat", *segments]
+        (root / "data" / "1a" / site / f"{name}.dat").write_text("\n".join(text) + "\n")
+    (root / "LICENSE").write_text("Attribution 4.0 International\n")
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +144,40 @@ def test_the_judge_holds_the_judge_writers_only(prepared):
     assert len(judge.digits) == 50 and np.bincount(judge.digits.label).tolist() == [5] * 10
     assert judge.meta["role"] == "judge" and judge.writers == 1
     assert len(judge.ardis_y) == 10 and judge.ardis_x.shape == (10, 28, 28)
+    names = judge.meta["unipen_names"]
+    assert {names[w] for w in judge.unipen.writer.tolist()} == {UNIPEN_JUDGE}
+    assert judge.unipen.label.tolist() == list(range(10))
+
+
+def test_unipens_judge_is_a_fixed_fifth_of_its_writers():
+    assert real_writers.unipen_judge(UNIPEN_JUDGE) and not real_writers.unipen_judge(UNIPEN_TRAIN)
+    chosen = [real_writers.unipen_judge(f"site/writer{i}") for i in range(1000)]
+    assert 0.15 < np.mean(chosen) < 0.25
+
+
+def test_unipen_strokes_are_the_pen_down_blocks_with_y_pointing_down(prepared):
+    data = real.load_real(prepared).pens["unipen"]
+    names = data_names(prepared)
+    first = [i for i in range(len(data)) if names[data.writer[i]] == UNIPEN_TRAIN][0]
+    stick, bar = data.strokes(first)
+    assert len(stick) == 8 and len(bar) == 2, "each pen-down block is a stroke"
+    assert stick[0, 1] < stick[-1, 1], "written downwards from the top: y was flipped to point down"
+    assert bar[0, 1] == pytest.approx(-900)
+
+
+def data_names(prepared):
+    return json.loads(str(np.load(prepared / "train.npz")["meta"]))["unipen_names"]
+
+
+def test_unipen_sites_are_read_by_their_own_numbering_and_the_skipped_ones_left_out(prepared):
+    data = real.load_real(prepared)
+    names = data_names(prepared)
+    pens = data.pens["unipen"]
+    by_writer = {name: pens.label[pens.writer == k].tolist() for k, name in enumerate(names)}
+    assert by_writer["pri/p1"] == [0, 1, 2, 3], "pri counts its pen-up blocks too"
+    assert [len(pens.strokes(i)) for i in np.flatnonzero(pens.writer == names.index("pri/p1"))] == [2] * 4
+    assert "tos/t1" not in names, "tos is skipped"
+    assert data.meta["unipen_unreadable"] == 3, "a segment naming a block that is not there, per writer read"
 
 
 def test_strokes_are_read_as_the_pen_wrote_them(prepared):
@@ -116,9 +191,11 @@ def test_strokes_are_read_as_the_pen_wrote_them(prepared):
 
 def test_training_data_leaves_out_the_judge_and_the_listed_bad_instances(prepared):
     data = real.load_real(prepared)
-    assert set(data.writer.tolist()) == {TRAIN_ID, CORRUPTED_ID}
-    assert len(data.label) == 99, "2 writers × 50 digits, less writer 009's second 3 (listed as a 5)"
-    assert np.bincount(data.label).tolist() == [10, 10, 10, 9, 10, 10, 10, 10, 10, 10]
+    digilets = data.pens["digilets"]
+    assert set(digilets.writer.tolist()) == {TRAIN_ID, CORRUPTED_ID}
+    assert len(digilets.label) == 99, "2 writers × 50 digits, less writer 009's second 3 (listed as a 5)"
+    assert np.bincount(digilets.label).tolist() == [10, 10, 10, 9, 10, 10, 10, 10, 10, 10]
+    assert UNIPEN_JUDGE not in {data_names(prepared)[w] for w in data.pens["unipen"].writer.tolist()}
     assert data.meta["role"] == "train" and data.meta["digilets_excluded"] == 1
     assert data.ardis_x.shape == (20, 28, 28) and data.hwd_x.shape == (10, 28, 28)
     assert data.hwd_x[:, 14, 14].min() > 128 and data.hwd_x[:, 0, 0].max() == 0, "HwD's black on white made MNIST's"
@@ -137,12 +214,19 @@ def test_real_training_digits_are_drawn_reproducibly(prepared):
     other, _, _ = real.real_training_digits(prepared, renderings=2, seed=4)
     np.testing.assert_array_equal(x, again)
     assert not np.array_equal(x, other)
-    assert x.shape == (99 * 2 + 20 + 10, 28, 28) and x.dtype == np.uint8 and len(y) == len(x)
+    unipen = info["unipen_digits"]
+    assert unipen == 14, "the training writer's 10 and pri's 4"
+    assert x.shape == ((99 + unipen) * 2 + 20 + 10, 28, 28) and x.dtype == np.uint8 and len(y) == len(x)
     assert info["digilets_digits"] == 99 and info["renderings"] == 2 and info["ardis_train"] == 20
     assert info["sha256"] == real.load_real(prepared).sha256 and set(info["sources"]) == set(real.PARTS)
+    assert info["shippable"] is False, "DigiLeTs and ARDIS may not teach a shipped network"
     only_hwd, labels, info = real.real_training_digits(prepared, sources=("hwd",))
     assert len(only_hwd) == 10 and list(info["sources"]) == ["HwD-1000"]
     assert "HwD-1000" in real.in_words(info) and "DigiLeTs" not in real.in_words(info)
+    shippable, _, info = real.real_training_digits(prepared, renderings=1, sources=real.SHIPPABLE)
+    assert len(shippable) == unipen + 10 and info["shippable"] is True
+    assert "CC BY 4.0" in real.in_words(info) and "UNIPEN" in info["sources"]
+    assert info["sources"]["UNIPEN"]["attribution"].startswith("I. Guyon")
     with pytest.raises(real.RealDataError):
         real.real_training_digits(prepared, renderings=0)
     with pytest.raises(real.RealDataError):
@@ -194,12 +278,14 @@ def test_score_and_prepare_from_the_command_line(sources, prepared, tmp_path, ca
     shipped = str(Path(__file__).resolve().parent.parent / "model" / "mnist_ann.keras")
     assert real_writers.main(["score", "--model", shipped, "--prepared", str(prepared)]) == 0
     line = capsys.readouterr().out
-    assert f"{shipped}: real writers" in line and "of 50); per digit 0:" in line and "ARDIS test" in line
+    assert f"{shipped}:\n  DigiLeTs judge" in line and "of 50); per digit 0:" in line and "ARDIS test" in line
+    assert "UNIPEN judge" in line and "of 10); per digit" in line
     assert real_writers.main(["score", "--prepared", str(tmp_path)]) == 1
     assert "run `python -m bench.real_writers prepare`" in capsys.readouterr().err
     out = tmp_path / "again"
     assert real_writers.main(["prepare", "--source", str(sources), "--out", str(out), "--accept-other"]) == 0
-    assert "50 DigiLeTs digits by 1 writers" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "50 DigiLeTs digits by 1 writers" in said and "10 UNIPEN digits by 1 writers" in said
     assert real_writers.main(["prepare", "--source", str(sources), "--out", str(tmp_path / "refused")]) == 1
     assert "--accept-other" in capsys.readouterr().err and not (tmp_path / "refused").exists()
 
@@ -208,8 +294,8 @@ def test_train_py_learns_real_writers_from_a_teacher_and_the_card_says_so(prepar
     """train.py --extra-real --teacher end to end, on the tiny MNIST and the made-up writers: one short epoch."""
     import keras
 
-    from model.training.cnn import build_cnn
-    from model.training.keras_ann import keras_bytes
+    from model.training.ann import keras_bytes
+    from model.training.extras.cnn import build_cnn
 
     root = Path(__file__).resolve().parent.parent
     keras.utils.set_random_seed(0)
@@ -233,3 +319,15 @@ def test_train_py_learns_real_writers_from_a_teacher_and_the_card_says_so(prepar
     assert "DigiLeTs" in card["notes"]["trained_on"] and "distilled from" in card["notes"]["trained_on"]
     words = card["command"].split()
     assert {"--extra-real", "--real-sources", "--teacher", "--temperature", "--teacher-share"} <= set(words)
+
+
+def test_train_py_refuses_to_teach_the_shipped_network_with_data_it_may_not_pass_on(prepared):
+    root = Path(__file__).resolve().parent.parent
+    shipped = (root / "model" / "mnist_ann.keras").read_bytes()
+    env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(Path.home())}
+    args = ["--extra-real", str(prepared), "--real-sources", "unipen", "digilets", "--out", "model/mnist_ann.keras"]
+    result = subprocess.run(
+        [sys.executable, "train.py", *args], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2 and "digilets may not teach it" in result.stderr
+    assert (root / "model" / "mnist_ann.keras").read_bytes() == shipped

@@ -2,7 +2,7 @@
 
 One server set for the module: `serve.py --replicas 2` with its own training
 cluster, database and copy of the default, visitors speaking Streamlit's
-protocol (bench.protocol). Each visitor's replica is the proxy's cookie
+protocol (testkit.protocol). Each visitor's replica is the proxy's cookie
 (REPLICA=r1 or r2); a test that needs a visitor on a given replica holds
 that cookie, as a browser that was sent there does.
 """
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.chromium import ROOT
-from bench.protocol import Session
-from bench.strokes import drawing_pool
-from model.store.defaults import copy_default
+from model.store.network_file import copy_network_file
 from scripts.serve import RESTART_DELAY_S, NotAnswering, wait_healthy
+from testkit.chromium import ROOT
+from testkit.protocol import Session
+from testkit.strokes import drawing_pool
 
 pytestmark = pytest.mark.slow  # starts a proxy, two servers and a training cluster
 
@@ -72,7 +72,7 @@ def _free(port: int) -> bool:
 def served(tmp_path_factory, tiny_mnist_path):
     home = tmp_path_factory.mktemp("served")
     model = home / "mnist_ann.keras"
-    copy_default(ROOT / "model" / "mnist_ann.keras", model)
+    copy_network_file(ROOT / "model" / "mnist_ann.keras", model)
     secrets = home / "secrets.toml"
     secrets.write_text(f'owner_on_this_machine = false\nadmin_password = "{PASSWORD}"\n')
     env = {

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from bench.chromium import ROOT
+from testkit.chromium import ROOT
 
 
 def serve_module():

@@ -10,7 +10,7 @@ from model.reading.metrics import evaluate
 from model.reading.network import NumpyNetwork
 from model.store.card import card_path
 from model.store.data import file_sha256
-from model.training.keras_ann import load_model
+from model.training.ann import load_model
 
 pytestmark = pytest.mark.slow  # it reads the full MNIST and draws a thousand digits
 

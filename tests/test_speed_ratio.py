@@ -11,7 +11,7 @@ import pytest
 
 from bench.prediction import canvases, naive, ours, timed
 from model.reading.network import NumpyNetwork
-from model.training.keras_ann import load_model
+from model.training.ann import load_model
 
 pytestmark = pytest.mark.slow  # it times the prediction path
 

@@ -1,10 +1,10 @@
-"""The writing-style synthesis (model/training/styles.py): label-preserving, deterministic, bounded."""
+"""The writing-style synthesis (model/training/extras/styles.py): label-preserving, deterministic, bounded."""
 
 import numpy as np
 import pytest
 
 from model.reading.network import NumpyNetwork
-from model.training import styles
+from model.training.extras import styles
 from tests.synthetic import synthetic_digits
 
 
@@ -45,16 +45,23 @@ def test_output_is_bounded_and_in_mnist_format(digits):
     assert empty.shape == (0, 28, 28) and none.shape == (0,)
 
 
-def test_a_flag_goes_down_to_the_left_of_the_top_and_a_base_across_the_foot():
+def test_a_flag_goes_down_to_the_left_of_the_top_short_or_long_as_the_german_1s():
     one = stick()
-    for seed in range(20):
-        styled = styles.flag_and_base(one, np.random.default_rng(seed))
-        added = styled[len(one) :]
-        flag = added[added[:, 1] < 14]
-        assert len(flag) and flag[:, 0].min() < 14 - 0.15 * 18 * 0.4, "the flag reaches left"
-        assert (flag[:, 1] >= 5 - 1e-9).all(), "and goes down from the top, not up"
+    kinds = set()
+    for seed in range(40):
+        added = styles.flag_and_base(one, np.random.default_rng(seed))[len(one) :]
+        jumps = np.flatnonzero(np.hypot(*np.diff(added, axis=0).T) > 1.0)  # where the base begins, if there is one
+        flag, base = (added[: jumps[0] + 1], added[jumps[0] + 1 :]) if len(jumps) else (added, added[:0])
+        assert np.allclose(flag[0], one[0]) and flag[-1, 0] < 14 - 0.15 * 18 * 0.4, "from the top, reaching left"
+        assert (flag[:, 1] >= 5 - 1e-9).all(), "and going down from the top, not up"
         length = np.hypot(*(flag[-1] - flag[0]))
-        assert 0.15 * 18 - 0.3 <= length <= 0.4 * 18 + 0.3
+        long = length > 0.42 * 18
+        kinds.add(long)
+        if long:
+            assert length <= 0.95 * 18 + 0.3 and not len(base), "a German 1's up-stroke, up to the stem's length"
+        else:
+            assert 0.15 * 18 - 0.3 <= length <= 0.4 * 18 + 0.3
+    assert kinds == {True, False}, "both kinds are drawn"
 
 
 def test_a_bar_crosses_a_sevens_stem_and_a_curl_leaves_a_nines_foot():

@@ -155,3 +155,22 @@ def test_extra_must_name_a_collection_with_samples(tmp_path):
     for name, message in [("data/my_digits", "names no collection"), (new_token(), "holds no samples")]:
         result = run("--extra", name, "--out", tmp_path / "m.keras", "--data", tmp_path / "x.npz")
         assert result.returncode == 2 and message in result.stderr
+
+
+def test_publish_makes_the_network_the_apps_default_and_without_it_the_default_is_untouched(
+    tiny_mnist_path, tmp_path, monkeypatch
+):
+    from model.store.defaults import current_default, version
+
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    monkeypatch.setenv("SAMPLES_DATABASE_URL", url)
+    result = run("--hidden", "12", "--epochs", "1", "--out", tmp_path / "a.keras", env_mnist=tiny_mnist_path)
+    assert result.returncode == 0, result.stderr
+    assert version(url) == 0, "writing a file does not change what visitors get"
+    result = run(
+        "--hidden", "12", "--epochs", "1", "--out", tmp_path / "b.keras", "--publish", env_mnist=tiny_mnist_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Published it as the app's default" in result.stdout
+    network, problem = current_default(url)
+    assert problem is None and network.net.hidden == (12,) and version(url) != 0

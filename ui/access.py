@@ -33,6 +33,7 @@ import secrets as random_secrets
 
 import streamlit as st
 
+from model.settings import PASSWORD_TRIES_PER_MINUTE
 from model.store.collection import CollectionError, account_store, is_token, local_store, new_token, visitor_store
 from model.store.ratelimit import RateLimit
 from model.store.samples import SampleStore
@@ -42,7 +43,7 @@ from ui.session import housekeeping
 TOKEN_PARAM = "samples"
 # Tries of the admin password per visitor's address per minute, counted in the database so that every
 # replica (and every new session of the same guesser) counts the same ones.
-PASSWORD_TRIES = RateLimit(5, 60)
+PASSWORD_TRIES = RateLimit(PASSWORD_TRIES_PER_MINUTE, 60)
 
 
 def secret(key: str, default=None):

@@ -16,8 +16,8 @@ def curves_spec(points, metric: str) -> dict:
     """Training and validation `metric` ("loss" or "accuracy") against epochs, as they grow: a Vega-Lite spec.
 
     A dict for `st.vega_lite_chart`, not an Altair chart: the page redraws these while a network trains, on
-    the cores the training uses, and building and validating the two as Altair charts took the server about
-    40 ms at each refresh.
+    the cores the training uses, and building and validating the two as Altair charts at each refresh costs the
+    server more than the rest of the refresh.
     """
     rows = [{"epoch": p.epoch, "split": p.split, metric: getattr(p, metric)} for p in points]
     y = {"field": metric, "type": "quantitative", "title": metric, "scale": {"zero": False}}

@@ -14,18 +14,19 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from model.settings import IMPORTS_PER_MINUTE, SAVES_PER_MINUTE
 from model.store.db import StoreUnavailable
+from model.store.network import Network
 from model.store.ratelimit import RateLimit
 from model.store.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
 from ui import keys
 from ui.access import TOKEN_PARAM, has_private_link, sample_store, signed_in_email
 from ui.pictures import enlarge
-from ui.session import Network, job_running, mnist_problem
+from ui.session import job_running, mnist_problem
 
 REVIEW = 30  # samples shown for review at once, newest first
-SAVES = RateLimit(20, 60)  # per collection and minute: a person correcting readings makes a few
-IMPORTS = RateLimit(3, 60)
-MAX_IMPORT_MB = 5  # an export of a full collection is well under this
+SAVES = RateLimit(SAVES_PER_MINUTE, 60)  # per collection: a person correcting readings makes a few
+IMPORTS = RateLimit(IMPORTS_PER_MINUTE, 60)
 NOT_SAVED = "Could not save the sample: {error} Nothing was saved; drawing goes on, try again later."
 
 
@@ -178,17 +179,18 @@ def exchange(samples: SampleStore | None) -> None:
             disabled=samples is None or not sample_total(),
             help="One .npz file with every sample, to keep or to import elsewhere.",
         )
+    largest = upload_limit_mb()
     with right:
         upload = st.file_uploader(
             "Import samples",
             type=["npz"],
-            max_upload_size=MAX_IMPORT_MB,
-            help=f"A file exported by this app (at most {MAX_IMPORT_MB} MB).",
+            max_upload_size=largest,
+            help=f"A file exported by this app (at most {largest} MB).",
         )
     if upload is not None and st.session_state.get(keys.IMPORTED) != upload.file_id:
         st.session_state[keys.IMPORTED] = upload.file_id
-        if upload.size > MAX_IMPORT_MB << 20:
-            st.error(f"That file is larger than {MAX_IMPORT_MB} MB; an export of samples is far smaller.")
+        if upload.size > largest << 20:
+            st.error(f"That file is larger than {largest} MB; an export of samples is far smaller.")
             return
         forget_sample_total()
         try:
@@ -205,10 +207,15 @@ def exchange(samples: SampleStore | None) -> None:
             st.error(f"Nothing was imported: {error} Drawing goes on; try again later.")
 
 
+def upload_limit_mb() -> int:
+    """The largest upload the server takes (`server.maxUploadSize` in .streamlit/config.toml), in MB."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
 def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
-    from model.jobs.tasks import fine_tune_task
+    from model.jobs.service import FineTuneSpec, Kind
     from model.store.holdout import is_held_out
-    from ui.sidebar import note_asked, submit
+    from ui.training import note_asked, submit
 
     try:
         trainable = sum(not is_held_out(e["id"]) for e in samples.entries()) if samples is not None else 0
@@ -235,7 +242,7 @@ def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:
     except StoreUnavailable as error:
         st.warning(f"Your samples cannot be read now, so nothing was fine-tuned: {error}")
         return
-    submit("fine-tune", fine_tune_task, network.net, network.card, network.name, own)
+    submit(Kind.FINE_TUNE, FineTuneSpec(network, own))
     st.rerun()  # the sidebar shows its place in the queue and its progress
 
 

@@ -12,9 +12,10 @@ import streamlit as st
 from model.reading.explain import activations, misclassified, saliency, strongest_units, unit_weights
 from model.reading.metrics import best_two, evaluate
 from model.store.data import MnistUnavailable
+from model.store.network import Network
 from ui import keys
 from ui.pictures import diverging, enlarge, overlay
-from ui.session import Network, mnist
+from ui.session import mnist
 
 GALLERY = 40  # misclassified digits shown at once
 

@@ -27,7 +27,7 @@ MODEL_ERROR = "model_error"  # why the default network could not be read (for ev
 MODEL_ERROR_DETAIL = "model_error_detail"  # the same in detail (shown to the owner only)
 
 # Jobs on the training cluster
-JOB = "job"  # this visitor's model.jobs.queue.TrainingJob, at most one at a time
+JOB = "job"  # this visitor's model.jobs.service.Job, at most one at a time
 JOB_REFUSED = "job_refused"  # why the queue refused a job, to say once
 ASKED = "asked"  # when the visitor pressed Train or Fine-tune (time.time()): their place in line
 COLLECTED = "collected"  # the finished job whose result was already taken

@@ -5,7 +5,8 @@ visitors (`st.cache_resource`); everything a visitor changes (the networks
 they trained, which one is active, their training run) lives in their own
 `st.session_state`, so one visitor's training never changes another's page.
 What a session holds is bounded: at most `MAX_NETWORKS` networks and
-`MAX_NETWORK_BYTES` of their weights, the oldest dropped first (and named).
+`MAX_NETWORKS_MB` of their weights (`model.settings`), the oldest dropped
+first (and named).
 """
 
 from __future__ import annotations
@@ -13,49 +14,24 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
 
 from model.jobs.cluster import scheduler_address
-from model.jobs.queue import WARM_UP_PRIORITY, JobQueue
-from model.reading.network import ModelFileError, NumpyNetwork
-from model.store.card import ModelCard, architecture
-from model.store.data import ENV_VAR, MnistUnavailable, keras_cache_file, load_mnist, mnist_source, provenance
+from model.jobs.service import WARM_UP_PRIORITY, JobService
+from model.reading.network import ModelFileError
+from model.settings import MAX_NETWORKS, MAX_NETWORKS_MB, MNIST_PATH
+from model.store.data import MnistUnavailable, keras_cache_file, load_mnist, mnist_source, provenance
 from model.store.db import StoreUnavailable, database_url, describe
-from model.store.defaults import default_path, load_default
+from model.store.defaults import current_default, version
 from model.store.folder_import import import_folders
-from model.store.published import current_default, version
+from model.store.network import Network
+from model.store.network_file import read_network_file, shipped_path
 from ui import keys
 
-MAX_NETWORKS = 8  # per visitor, the default included
 TRAINED_PARAM = "trained"  # in the page's URL: how many networks this page's session has made
-MAX_NETWORK_BYTES = 64 << 20  # per visitor: the weights of four of the largest networks the sidebar allows
 log = logging.getLogger("read-my-digit")
-
-
-@dataclass(frozen=True)
-class Network:
-    """A network this visitor can draw against: its weights and its card."""
-
-    name: str
-    net: NumpyNetwork
-    card: ModelCard
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.card.accuracy
-
-    @property
-    def label(self) -> str:
-        accuracy = f" · {self.accuracy:.2%}" if self.accuracy is not None else ""
-        augmented = " · augmented" if self.card.augmented else ""
-        return f"{self.name}: {architecture(self.net.hidden)}{accuracy}{augmented}"
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.net.weights())
 
 
 @st.cache_resource(show_spinner=False)
@@ -88,10 +64,10 @@ def freeze_what_is_loaded() -> int:
 
     Python's full garbage collection walks every object it tracks, holding
     the GIL: with the page's libraries loaded (Altair, Dask, SQLAlchemy, …:
-    about 150,000 objects) one took 65-85 ms here, a pause for every
+    about 150,000 objects) that is tens of milliseconds, a pause for every
     visitor's stroke whenever it comes. Modules and the network stay for the
     life of the process anyway; `gc.freeze` moves them out of the collections
-    (a full one then took 1.6 ms), and everything made later (a stroke's
+    (a full one then takes a couple of milliseconds), and everything made later (a stroke's
     garbage) is collected as before.
     """
     gc.collect()
@@ -102,15 +78,15 @@ def freeze_what_is_loaded() -> int:
 @st.cache_resource(show_spinner="Loading the network …", max_entries=4)
 def default_network(path: str, saved: int) -> tuple[Network, str | None]:
     """The default, read once per server process and again whenever the owner saves one on any replica
-    (`saved`, `model.store.published.version`, changes), and why the current default was not used, if it
+    (`saved`, `model.store.defaults.version`, changes), and why the current default was not used, if it
     was not (for the owner's eyes)."""
     try:
-        loaded = current_default(Path(path))
+        network, problem = current_default(shipped=Path(path))
     except StoreUnavailable as error:  # the network shipped with the app needs no database
-        loaded = replace(load_default(path), problem=f"{error} Using the network shipped with the app.")
-    if loaded.problem:
-        log.warning("Default network: %s", loaded.problem)
-    return Network("Default", loaded.net, loaded.card), loaded.problem
+        network, problem = read_network_file(path, "Default"), f"{error} Using the network shipped with the app."
+    if problem:
+        log.warning("Default network: %s", problem)
+    return network, problem
 
 
 @st.cache_resource(show_spinner="Loading MNIST …")
@@ -138,9 +114,9 @@ def mnist() -> tuple[tuple, dict]:
 
 
 @st.cache_resource(show_spinner=False)
-def job_queue() -> JobQueue:
+def job_service() -> JobService:
     """The one queue of training jobs for every visitor of this server."""
-    return JobQueue()
+    return JobService()
 
 
 @st.cache_resource(show_spinner=False)
@@ -149,7 +125,7 @@ def warm_cluster() -> threading.Thread:
 
     Starting it at the first Train click would make that visitor wait for a
     scheduler, a worker, TensorFlow's import and the compiling of their
-    network (`model.jobs.tasks.warm_up`, about 10 s here) before their run
+    network (`model.jobs.tasks.warm_up`, seconds) before their run
     begins; started now, while they draw, the worker is ready by the time
     most visitors press Train. The page never waits for it, nor does a run:
     the warm-up has the lowest priority.
@@ -182,10 +158,10 @@ def mnist_problem() -> str | None:
         return None
     source = mnist_source()
     if source is not None and not source.is_file():
-        return f"Training needs MNIST, but {ENV_VAR} points to a file that does not exist on this server."
+        return f"Training needs MNIST, but {MNIST_PATH.name} points to a file that does not exist on this server."
     if source is None and keras_cache_file() is None:
         return (
-            f"Training needs MNIST on this server: set {ENV_VAR} to an mnist.npz "
+            f"Training needs MNIST on this server: set {MNIST_PATH.name} to an mnist.npz "
             "(or run `python train.py` once with internet access to download it)."
         )
     return None
@@ -196,7 +172,7 @@ def session_networks() -> dict[str, Network]:
         st.session_state[keys.NETWORKS] = {}
         st.session_state[keys.MADE] = 0
         notice_lost_networks()
-        path = default_path()
+        path = shipped_path()
         try:
             try:
                 saved = version()
@@ -231,19 +207,19 @@ def notice_lost_networks() -> None:
         st.session_state[keys.LOST_NETWORKS] = int(made)
 
 
-def add_network(net: NumpyNetwork, card: ModelCard, kind: str = "Trained") -> str:
-    """Add a network to this visitor's list, make it active, and return its name.
+def add_network(network: Network, kind: str = "Trained") -> str:
+    """Add a network to this visitor's list, named by its kind ("Trained #2"), make it active; return its name.
 
     The oldest networks made here (never the default) are dropped to stay
-    within `MAX_NETWORKS` and `MAX_NETWORK_BYTES`; the page says which.
+    within `MAX_NETWORKS` and `MAX_NETWORKS_MB`; the page says which.
     """
     networks = session_networks()
     st.session_state[keys.MADE] += 1
     st.query_params[TRAINED_PARAM] = str(st.session_state[keys.MADE])
     name = f"{kind} #{st.session_state[keys.MADE]}"
-    networks[name] = Network(name, net, card)
+    networks[name] = network.named(name)
     dropped = []
-    while len(networks) > MAX_NETWORKS or sum(n.nbytes for n in networks.values()) > MAX_NETWORK_BYTES:
+    while len(networks) > MAX_NETWORKS or sum(n.nbytes for n in networks.values()) > MAX_NETWORKS_MB << 20:
         oldest = next((n for n in networks if n not in ("Default", name)), None)
         if oldest is None:
             break

@@ -18,6 +18,10 @@ on each of the others, each with its own `MNIST_PATH`.
 
 A scheduler that cannot be reached, or a cluster that cannot start, is a
 `ClusterUnavailable` with a sentence to show.
+
+`scheduler_line` is the one place that reads Dask's internals (the
+scheduler's task states, for every server's line of runs);
+tests/test_jobs.py pins what it relies on.
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ import dask
 
 from model.jobs.lifeline import ENDS_WITH_PARENT
 from model.jobs.lifeline import PARENT_VAR as LIFELINE_PARENT_VAR
+from model.settings import DASHBOARD_ADDRESS
 
 LOCAL_WORKER_CORES = 4  # cores per local worker: TensorFlow's gain beyond this is small for these networks
 CONNECT_TIMEOUT = "5s"
 CLOSE_TIMEOUT_S = 2  # for each of the client and the cluster, on the way out
 ALLOWED_FAILURES = 0  # a task whose worker dies is failed at once (and the nanny restarts the worker)
+JOB_KEY = "job-"  # every visitor's job's Dask key starts with this (the warm-up's does not)
+WAITING_STATES = ("released", "waiting", "queued", "no-worker")
+PRIORITY_VAR = "TRAINING_PRIORITY"  # "idle" in a local worker's environment: `model.jobs.tasks.lower_priority`
 
 _client = None
 _lock = threading.Lock()
@@ -100,7 +108,7 @@ def local_cluster(n_workers: int | None = None, env: dict | None = None):
     return SubprocessCluster(
         n_workers=n_workers,
         threads_per_worker=1,
-        dashboard_address=os.environ.get("DASK_DASHBOARD_ADDRESS"),
+        dashboard_address=DASHBOARD_ADDRESS.value(),
         scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES, "preload": lifeline},
         worker_kwargs={"env": env, "preload_nanny": lifeline, "preload": lifeline},
         silence_logs=logging.ERROR,
@@ -122,7 +130,7 @@ def training_env(threads: int) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": n,
         "TF_NUM_INTRAOP_THREADS": n,
         "TF_NUM_INTEROP_THREADS": n,
-        "TRAINING_PRIORITY": "idle",
+        PRIORITY_VAR: "idle",
     }
 
 
@@ -147,8 +155,8 @@ def close(client) -> None:
 
     Ctrl-C in a terminal reaches every process of its group, the cluster's
     scheduler and nannies included: they may be closing, or gone, when this
-    process closes them, and Dask would try to reach them for up to 30 s (its
-    connect timeout) and print tracebacks (a server took 40 s and printed five).
+    process closes them, and Dask would try to reach them for up to its 30 s
+    connect timeout, printing tracebacks, before the server could exit.
     """
     cluster = client.cluster
     if cluster is not None:
@@ -173,3 +181,18 @@ def stop(cluster) -> None:
         return
     with contextlib.suppress(Exception):
         cluster.close(timeout=CLOSE_TIMEOUT_S)
+
+
+def scheduler_line(dask_scheduler) -> list[tuple[str, str, tuple]]:
+    """Run on the scheduler: every visitor's job there, from any server, as (key, state, Dask's priority).
+
+    Dask runs the smallest priority tuple first; "processing" is a run a
+    worker has (one per worker at a time: see `local_cluster`). This reads
+    `Scheduler.tasks` and each `TaskState`'s key, state and priority, which
+    Dask does not promise to keep: tests/test_jobs.py checks them.
+    """
+    return [
+        (ts.key, ts.state, tuple(ts.priority or ()))
+        for ts in dask_scheduler.tasks.values()
+        if isinstance(ts.key, str) and ts.key.startswith(JOB_KEY) and ts.state in (*WAITING_STATES, "processing")
+    ]

@@ -1,50 +1,31 @@
-"""What runs on a Dask worker: a whole training run, a fine-tune, or making a `.keras` file.
+"""What runs on a Dask worker: a training run or a fine-tune, each giving a `Network`.
 
-These functions are sent to a worker by name (`model.jobs.tasks.train_task`),
-with small arguments: a `TrainConfig`, a network's weights, a person's few
-samples, and the names of the job's `distributed.Queue` (progress out) and
-`distributed.Event` (stop in). Never MNIST: each worker loads it once from
-its own `MNIST_PATH` (`worker_mnist`) and keeps it, and TensorFlow is
-imported once per worker process, so every run after the first starts at
-once. A run stops itself at `MAX_RUN_SECONDS` of training, whatever was
-asked, so that one visitor cannot hold the workers for long.
+`model.jobs.service.TASKS` names the function of each kind of job. They are sent
+to a worker by name, with small arguments (the job's spec: a `TrainConfig`,
+or a network's weights and a person's few samples) and the names of the
+job's `distributed.Queue` (progress out) and `distributed.Event` (stop
+in). Never MNIST: each worker loads it once from its own `MNIST_PATH`
+(`worker_mnist`) and keeps it, and TensorFlow is imported once per worker
+process, so every run after the first starts at once. A run stops itself
+at its spec's `limit_s` of training, whatever was asked, so that one
+visitor cannot hold the workers for long; its card then says so.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 
+from model.jobs.cluster import PRIORITY_VAR
 from model.progress import Progress
-from model.reading.network import NumpyNetwork
-from model.store.card import ModelCard
+from model.store.network import Network
 
-MAX_RUN_SECONDS = 300  # of training per run, enforced here on the worker
 STOP_CHECK_SECONDS = 0.5  # how often a run asks the scheduler whether it was told to stop
-# Each progress message is a round trip to the scheduler that the training
-# waits for: one per 32 batches made a warm 5-epoch retrain about 1 s slower
-# (8.4 s against 7.3 s, medians of 3 in one run). The page looks once a
-# second (`ui.sidebar.REFRESH_S`), so more often than this shows nothing more.
+# Each progress message is a round trip to the scheduler that the training waits for; the page looks once
+# a second (`ui.training.REFRESH_S`), so sending more often than this shows nothing more.
 PROGRESS_EVERY_SECONDS = 0.25
 VISITOR_CHECK_SECONDS = 0.5  # how often the warm-up asks the scheduler whether a visitor's run waits for it
-
-
-@dataclass
-class JobResult:
-    net: NumpyNetwork
-    card: ModelCard
-    capped: bool = False  # stopped by MAX_RUN_SECONDS rather than finished
-    worker: str | None = None  # the address of the worker that ran it
-
-
-def _worker_address() -> str | None:
-    from distributed import get_worker
-
-    try:
-        return get_worker().address
-    except ValueError:  # not on a worker (train.py in-process)
-        return None
 
 
 @functools.cache
@@ -62,7 +43,7 @@ def lower_priority() -> None:
     import os
     import threading
 
-    if os.environ.get("TRAINING_PRIORITY") != "idle":
+    if os.environ.get(PRIORITY_VAR) != "idle":
         return
     try:
         os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
@@ -85,21 +66,21 @@ def worker_mnist() -> tuple[tuple, dict]:
 def warm_up() -> str:
     """Import TensorFlow, load MNIST and train the sidebar's default network once: the first run waits for none of it.
 
-    The run (one epoch on the whole of MNIST, about 2.5 s on one core)
-    leaves that network's training step compiled, kept for the next run of
-    the same architecture (`keras_ann.compiled_twin`), and TensorFlow's
-    memory for MNIST-sized batches set up: a shorter run on a slice of MNIST
-    left the visitor's first run about 1.5 s slower than the second. The
+    The run (one epoch on the whole of MNIST) leaves that network's
+    training step compiled, kept for the next run of
+    the same architecture (`model.training.speed.compiled_twin`), and TensorFlow's
+    memory for MNIST-sized batches set up (a run on a slice of MNIST left
+    the visitor's first run slower than the second). The
     app sends it with the lowest priority, so a visitor's run asked before
     it starts goes first; one asked while it trains waits only for its
     compiling (and the validation pass that ends a stopped epoch): it stops
     at the first check that finds a visitor's run waiting
-    (`VISITOR_CHECK_SECONDS`). A visitor who pressed Train as soon
-    as a new `make serve` showed the page waited 2.8 s for it to finish.
+    (`VISITOR_CHECK_SECONDS`).
     """
     lower_priority()
     from model.config import SIDEBAR_DEFAULTS as default
-    from model.training.keras_ann import build_ann, has_compiled_twin, train
+    from model.training.ann import build_ann, train
+    from model.training.speed import has_compiled_twin
 
     ((x, y), _), _ = worker_mnist()
     network = build_ann(default.hidden, dropout=default.dropout)
@@ -140,7 +121,7 @@ def visitor_waiting(client=None) -> bool:
     """
     from distributed import get_client
 
-    from model.jobs.queue import scheduler_line
+    from model.jobs.cluster import scheduler_line
 
     try:
         return bool((client or get_client()).run_on_scheduler(scheduler_line))
@@ -156,6 +137,7 @@ class _Reporter:
 
         self.queue = Queue(queue_name) if queue_name else None
         self.stop = Event(stop_name) if stop_name else None
+        self.limit_s = limit_s
         self.deadline = time.monotonic() + limit_s
         self.capped = False
         self.told = False
@@ -172,6 +154,13 @@ class _Reporter:
             self.sent = time.monotonic()
             self.queue.put(p)
 
+    def mark(self, network: Network) -> Network:
+        """The run's network, its card saying so if the time limit stopped it."""
+        if not self.capped:
+            return network
+        stopped = f"it reached the time limit of {self.limit_s / 60:g} minutes per run and was stopped there"
+        return replace(network, card=replace(network.card, other={**network.card.other, "stopped": stopped}))
+
     def should_stop(self) -> bool:
         if time.monotonic() > self.deadline:
             self.capped = True
@@ -182,57 +171,42 @@ class _Reporter:
         return self.told
 
 
-def train_task(
-    config, command: str, queue_name: str | None = None, stop_name: str | None = None, limit_s: float = MAX_RUN_SECONDS
-) -> JobResult:
-    """The sidebar's retrain (and `train.py` on a cluster): `model.training.run.fit_network` on this worker's MNIST."""
+def train_task(spec, queue_name: str | None = None, stop_name: str | None = None) -> Network:
+    """A training run (`model.jobs.service.TrainSpec`): `model.training.ann.fit_network` on this worker's MNIST."""
     lower_priority()
-    from model.training.run import fit_network
+    from model.training.ann import fit_network
 
     mnist, data_info = worker_mnist()
-    reporter = _Reporter(queue_name, stop_name, limit_s)
+    reporter = _Reporter(queue_name, stop_name, spec.limit_s)
     try:
-        trained = fit_network(config, mnist, data_info, command, reporter.progress, reporter.should_stop)
+        _, network = fit_network(spec.config, mnist, data_info, spec.command, reporter.progress, reporter.should_stop)
     finally:
         reporter.close()
-    return JobResult(trained.net, trained.card, reporter.capped, _worker_address())
+    return reporter.mark(network)
 
 
-def fine_tune_task(
-    base: NumpyNetwork,
-    base_card: ModelCard,
-    base_name: str,
-    samples,
-    queue_name: str | None = None,
-    stop_name: str | None = None,
-    limit_s: float = MAX_RUN_SECONDS,
-) -> JobResult:
-    """ "Fine-tune on my digits": `model.training.finetune.fine_tune` and the new network's card."""
+def fine_tune_task(spec, queue_name: str | None = None, stop_name: str | None = None) -> Network:
+    """ "Fine-tune on my digits" (`model.jobs.service.FineTuneSpec`): `model.training.finetune.fine_tune`."""
     lower_priority()
     from model.store.card import fine_tuned_card
     from model.training.finetune import fine_tune
 
     started = time.perf_counter()
     mnist, _ = worker_mnist()
-    reporter = _Reporter(queue_name, stop_name, limit_s)
-    dropout = base_card.dropout
+    reporter = _Reporter(queue_name, stop_name, spec.limit_s)
+    base = spec.base
     try:
         tuned, report = fine_tune(
-            base, mnist, samples, dropout=dropout, on_progress=reporter.progress, should_stop=reporter.should_stop
+            base.net,
+            mnist,
+            spec.samples,
+            dropout=base.card.dropout,
+            on_progress=reporter.progress,
+            should_stop=reporter.should_stop,
         )
     finally:
         reporter.close()
     card = fine_tuned_card(
-        base_card, report.test, {**report.summary(), "from": base_name}, time.perf_counter() - started
+        base.card, report.test, {**report.summary(), "from": base.name}, time.perf_counter() - started
     )
-    return JobResult(tuned, card, reporter.capped, _worker_address())
-
-
-def keras_file_task(
-    net: NumpyNetwork, card: ModelCard, queue_name: str | None = None, stop_name: str | None = None
-) -> bytes:
-    """ "Save as default": the network as the bytes of a `.keras` file; the server writes them."""
-    lower_priority()
-    from model.training.keras_ann import keras_bytes, to_keras
-
-    return keras_bytes(to_keras(net, dropout=card.dropout))
+    return reporter.mark(Network(tuned, card))

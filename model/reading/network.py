@@ -80,7 +80,7 @@ class NumpyNetwork:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NumpyNetwork:
-        """Read a `.keras` file saved by `model.training.keras_ann.save_model`, without TensorFlow."""
+        """Read a `.keras` file saved by `model.training.ann.save_network`, without TensorFlow."""
         try:
             size = os.path.getsize(path)
         except OSError:

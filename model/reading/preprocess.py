@@ -89,11 +89,6 @@ def _alpha_on_border(rgba: np.ndarray) -> bool:
     return bool(alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any())
 
 
-def is_blank(image: np.ndarray) -> bool:
-    """True when the image holds no digit: no ink, or only a few stray pixels."""
-    return _ink_box(ink_map(image)) is None
-
-
 def to_mnist(image: np.ndarray) -> np.ndarray | None:
     """The drawing as MNIST would have stored it: (28, 28) float32 in [0, 1], ink bright.
 
@@ -110,7 +105,7 @@ def to_mnist(image: np.ndarray) -> np.ndarray | None:
     5. Place it in the 28×28 frame so that its centre of mass lands on the
        centre (sub-pixel, done in the same resampling as step 4, so the image
        is filtered once).
-    Returns None when there is no digit (see `is_blank`).
+    Returns None when there is no digit: no ink, or only a few stray pixels (`_ink_box`).
     """
     ink = ink_map(image)
     box = _ink_box(ink)

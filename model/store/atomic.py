@@ -7,9 +7,8 @@ an exception mid-write leaves the old file as it was. `exclusive` serialises
 multi-file updates (a model and its card) between threads and processes.
 
 A `kill -9` between the temporary file's creation and the rename leaves the
-temporary file behind. Every temporary name starts with `TEMP_PREFIX`, so
-`sweep_temporary_files` can remove such debris at start-up; it takes the
-folder's lock, and every writer that may leave debris writes under it.
+temporary file behind, hidden: every temporary name starts with
+`TEMP_PREFIX`, and nothing reads such a file.
 """
 
 from __future__ import annotations
@@ -95,21 +94,3 @@ def check_writable(path: str | os.PathLike) -> str | None:
     except OSError as error:
         return f"cannot write in {folder} ({error.strerror or error})"
     return None
-
-
-def sweep_temporary_files(folder: str | os.PathLike) -> list[str]:
-    """Remove the temporary files that killed writes left in `folder`; return their names.
-
-    Called at start-up, under the folder's lock: a write under way holds the
-    same lock, so only debris is removed.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    removed = []
-    with exclusive(folder / "any"):
-        for debris in folder.glob(f"{TEMP_PREFIX}*"):
-            if debris.is_file():
-                debris.unlink(missing_ok=True)
-                removed.append(debris.name)
-    return removed

@@ -187,7 +187,7 @@ def trained_on(config: TrainConfig, data: dict) -> str:
     if config.redraw:
         words += (
             f", and {config.redraw:,} of them redrawn as a canvas draws them: random brush widths, and flags "
-            "and bases on 1s, bars across 7s, curled tails on 9s and open-topped 4s (model/training/styles.py)"
+            "and bases on 1s, bars across 7s, curled tails on 9s and open-topped 4s (model/training/extras/styles.py)"
         )
     return words + "."
 

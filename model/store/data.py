@@ -25,8 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from model.settings import MNIST_PATH
+
 KEYS = ("x_train", "y_train", "x_test", "y_test")
-ENV_VAR = "MNIST_PATH"
+ENV_VAR = MNIST_PATH.name
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -60,7 +62,7 @@ def mnist_source(path: str | os.PathLike | None = None) -> Path | None:
     """The file MNIST will be read from, or None when it will be downloaded."""
     if path is not None and str(path) != "":
         return Path(path)
-    from_env = os.environ.get(ENV_VAR, "").strip()
+    from_env = MNIST_PATH.value()
     return Path(from_env) if from_env else None
 
 

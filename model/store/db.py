@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import threading
 import zlib
 from collections.abc import Iterator
@@ -28,8 +27,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-ENV_VAR = "SAMPLES_DATABASE_URL"
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "data" / "samples.sqlite3"
+from model.settings import DATABASE_URL, ROOT
+
+DEFAULT_FILE = ROOT / "data" / "samples.sqlite3"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000  # SQLite: a writer waits this long for another (saves take milliseconds)
 CONNECT_TIMEOUT_S = 3
@@ -43,7 +43,7 @@ class StoreUnavailable(Exception):
 
 def database_url() -> str:
     """`SAMPLES_DATABASE_URL`, or the SQLite file beside the app."""
-    return os.environ.get(ENV_VAR) or f"sqlite:///{DEFAULT_FILE}"
+    return DATABASE_URL.value() or f"sqlite:///{DEFAULT_FILE}"
 
 
 def describe(url: str) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,17 +26,17 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert, select, update
 
+from model.settings import ROOT, SAMPLES_PATH
 from model.store.db import one_at_a_time, transaction
 from model.store.samples import ID_PATTERN, Sample, as_row, collection_insert, validate_image, validate_label
 from model.store.schema import collections, samples, settings
 
-ENV_VAR = "SAMPLES_PATH"
-DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "data" / "my_digits"
+DEFAULT_FOLDER = ROOT / "data" / "my_digits"
 DONE = "folder_import"
 
 
 def samples_folder() -> Path:
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_FOLDER)
+    return Path(SAMPLES_PATH.value() or DEFAULT_FOLDER)
 
 
 def collection_folders(root: Path) -> dict[str, Path]:

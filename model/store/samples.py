@@ -33,13 +33,13 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from model.settings import MAX_COLLECTION_MB, MAX_SAMPLES, MAX_STROKES_KB, MAX_UNPACKED_MB
 from model.store.db import reading, transaction
 from model.store.schema import collections, samples
 
-MAX_SAMPLES = 2_000  # per collection: a person teaching the network needs tens to hundreds
-MAX_BYTES = 16 << 20  # per collection: images and strokes as stored
-MAX_STROKES_BYTES = 64 << 10  # a drawn digit's JSON is 2-20 kB; a minute of scribbling, ~60 kB
-MAX_IMPORT_BYTES = 8 << 20  # unpacked members of one imported file, all together
+MAX_BYTES = MAX_COLLECTION_MB << 20  # per collection: images and strokes as stored
+MAX_STROKES_BYTES = MAX_STROKES_KB << 10  # a drawn digit's JSON is 2-20 kB; a minute of scribbling, ~60 kB
+MAX_IMPORT_BYTES = MAX_UNPACKED_MB << 20  # unpacked members of one imported file, all together
 ID_PATTERN = re.compile(r"[0-9]{8}T[0-9]{12}-[0-9a-f]{10}")
 
 

@@ -8,9 +8,9 @@
   bytes), its label, the canvas's strokes (JSON text) and when it was made.
 - `rate_events`: one row per limited action (a save, an import, a password
   tried), so that every replica counts the same ones.
-- `default_networks`: the defaults the owner saved: a `.keras` file, the
-  page's weights and the card in one row, the current one marked; the rest
-  are the history a rollback goes back to.
+- `default_networks`: the defaults the owner saved: the page's weights and
+  the card in one row, the current one marked; the rest are the history a
+  rollback goes back to.
 - `settings`: one-off facts, e.g. that the folder store was imported.
 """
 
@@ -72,7 +72,7 @@ default_networks = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(64), nullable=False, unique=True),
-    Column("keras", LargeBinary, nullable=False),
+    Column("keras", LargeBinary, nullable=True),  # rows saved before 0002 only
     Column("weights", LargeBinary, nullable=False),
     Column("card", Text, nullable=False),
     Column("current", Boolean, nullable=False, server_default=false()),

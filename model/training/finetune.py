@@ -78,7 +78,7 @@ def fine_tune(
     """
     import keras
 
-    from model.training.keras_ann import to_keras, train
+    from model.training.ann import to_keras, train
 
     (x_train, y_train), (x_test, y_test) = mnist
     (own_x, own_y), (held_x, held_y) = split_samples(*samples)

@@ -42,7 +42,11 @@ STYLE_SHARE = {1: 0.7, 4: 0.4, 7: 0.5, 9: 0.5}
 STYLE_RANGES = {
     "flag length": (0.15, 0.4),
     "flag angle": (25.0, 65.0),  # degrees below the horizontal, pointing left
-    "base share": 0.5,  # of flagged 1s
+    # The German 1: an up-stroke from well down the stem's left to its top, often as long as the stem.
+    "long flag share": 0.5,  # of flagged 1s
+    "long flag length": (0.45, 0.95),
+    "long flag angle": (40.0, 72.0),
+    "base share": 0.5,  # of flagged 1s with a short flag
     "base half width": (0.12, 0.4),
     "bar height": (0.4, 0.65),  # from the top
     "bar half width": (0.12, 0.32),
@@ -74,13 +78,16 @@ def line(a, b, step: float = 0.25) -> np.ndarray:
 
 
 def flag_and_base(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 1's stick with a flag from its top down to the left, and half the time a base across its foot."""
+    """A 1's stick with a flag from its top down to the left: half the time a long steep one (the German 1),
+    else a short one, with a base across the foot half the time."""
     top, bottom = points[points[:, 1].argmin()], points[points[:, 1].argmax()]
     height = max(bottom[1] - top[1], 1.0)
-    length = rng.uniform(*STYLE_RANGES["flag length"]) * height
-    angle = np.radians(rng.uniform(*STYLE_RANGES["flag angle"]))
+    long = rng.random() < STYLE_RANGES["long flag share"]
+    kind = "long flag" if long else "flag"
+    length = rng.uniform(*STYLE_RANGES[f"{kind} length"]) * height
+    angle = np.radians(rng.uniform(*STYLE_RANGES[f"{kind} angle"]))
     parts = [points, line(top, top + length * np.array([-np.cos(angle), np.sin(angle)]))]
-    if rng.random() < STYLE_RANGES["base share"]:
+    if not long and rng.random() < STYLE_RANGES["base share"]:
         left, right = rng.uniform(*STYLE_RANGES["base half width"], 2) * height
         tilt = rng.uniform(-0.05, 0.05) * height
         parts.append(line(bottom + (-left, -tilt), bottom + (right, tilt)))

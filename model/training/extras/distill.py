@@ -1,6 +1,6 @@
 """Distillation: the Dense network learns a stronger teacher's answers as well as the labels.
 
-A convolutional network (`model.training.cnn`) reads drawings better than
+A convolutional network (`model.training.extras.cnn`) reads drawings better than
 any Dense network of the page's size. Its probabilities carry more than its
 answer: that this 7 looks a little like a 1, that 4 a little like a 9. A
 Dense network trained to match them, softened by a temperature so that the
@@ -117,3 +117,33 @@ def label_accuracy():
         return keras.ops.cast(keras.ops.argmax(probabilities, axis=-1) == labels, "float32")
 
     return keras.metrics.MeanMetricWrapper(accuracy, name="accuracy")
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """Networks to distil from, their answers averaged: `.keras` files, and how (`Distillation`)."""
+
+    paths: tuple[str, ...]
+    distillation: Distillation
+
+    def models(self) -> list[keras.Model]:
+        return [load_teacher(path) for path in self.paths]
+
+    def info(self) -> dict:
+        from model.store.data import file_sha256
+
+        return {
+            "paths": list(self.paths),
+            "sha256": [file_sha256(path) for path in self.paths],
+            "temperature": self.distillation.temperature,
+            "alpha": self.distillation.alpha,
+        }
+
+    def in_words(self, info: dict) -> str:
+        """What was distilled, for the card's notes; `info` is `self.info()` (its files hashed once)."""
+        named = ", ".join(f"{path} (sha256 {sha[:12]}…)" for path, sha in zip(info["paths"], info["sha256"]))
+        kind = "the convolutional network" if len(self.paths) == 1 else "the average of the convolutional networks"
+        return (
+            f"distilled from {kind} {named} (temperature {self.distillation.temperature:g}, "
+            f"{self.distillation.alpha:.0%} of the loss on its answers)"
+        )

@@ -1,25 +1,31 @@
-"""Training jobs on the cluster, as a page sees them: one queue for every visitor of this server.
+"""Training jobs as a page sees them: `submit(kind, spec) → Job`, then progress, then a `Network`.
 
-A `TrainingJob` is one visitor's run (a retrain, a fine-tune, a save): a
-task on the Dask cluster (`model.jobs.cluster`, `model.jobs.tasks`) and a thread of
-the server that follows it, keeping what the page shows (where it stands
-in the queue, progress, the curves so far, the result or the error) in
-plain attributes the page reads on each refresh. Progress comes back
-through a `distributed.Queue`, Stop goes out through a `distributed.Event`.
+    service = JobService()
+    job = service.submit(visitor, Kind.TRAIN, TrainSpec(config, command))
+    ... job.state, job.fraction, job.status, job.ahead, job.curve ...   (refreshed by a thread of the server)
+    job.result   # a Network (the weights and their card) once job.state == "done"
 
-`JobQueue` holds the rules of a shared queue:
+A job is one visitor's run, a task on the Dask cluster
+(`model.jobs.tasks`, by its `Kind`), and a thread of this server that
+follows it: progress comes back through a `distributed.Queue` (as
+`model.progress.Progress` events), Stop goes out through a
+`distributed.Event`. The page reads the job's plain attributes at each
+refresh.
+
+The rules of a shared queue:
 - at most one waiting or running job per visitor;
-- at most `max_waiting` jobs waiting on the cluster (a clear message past that);
+- at most `MAX_WAITING` jobs waiting on the cluster, every server's
+  together (a sentence past that);
 - each job knows how many runs are ahead of it;
-- a job whose visitor has not looked at it for `abandon_after_s` (they closed
-  the page) is stopped, and cancelled if it had not started.
+- a job whose visitor has not looked at it for `ABANDON_AFTER_SECONDS`
+  (they closed the page) is stopped, or cancelled if it had not started.
 
-The line itself lives in one place, the Dask scheduler, so that several
-servers (replicas behind a proxy, `scripts/serve.py`) share it: a job's
-Dask priority is the moment its visitor asked (wall-clock time, the same on
-every server), and its place counts the runs ahead of it on the scheduler,
-whichever server sent them (`scheduler_line`, read at most every
-`LINE_MAX_AGE_S`).
+The line lives in one place, the Dask scheduler, so that several servers
+(replicas behind a proxy) share it: a job's Dask priority is the moment
+its visitor asked (wall-clock time, the same on every server), and its
+place counts the runs ahead of it on the scheduler, whichever server sent
+them. Reading that line is the one use of Dask's internals
+(`model.jobs.cluster.scheduler_line`).
 
 No TensorFlow here: the server imports this, the workers do the training.
 """
@@ -31,32 +37,59 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 
-from model.jobs.cluster import ClusterUnavailable, get_client
+from model.config import TrainConfig
+from model.jobs.cluster import JOB_KEY, WAITING_STATES, ClusterUnavailable, get_client, scheduler_line
+from model.jobs.tasks import fine_tune_task, train_task
 from model.progress import Progress
+from model.settings import ABANDON_AFTER_SECONDS, MAX_RUN_SECONDS, MAX_WAITING
+from model.store.network import Network
 
 CURVE_POINTS_PER_EPOCH = 10  # training-curve resolution: enough to see it move, cheap to draw
-# The curves' charts change at most this often (`TrainingJob.charted`), and once more with the whole curve
-# at the end; the page sends them unchanged otherwise. Every redraw is Vega's work in the browser, on the
-# cores a local training uses: redrawn at every refresh, then at every epoch's end, they took CPU from the
-# training they show (the browser's CPU during a 15-epoch retrain, epochs of about 1 s, one page refresh a
-# second: 210 ms/s redrawn at each epoch's end, 180 ms/s at most every 2 s).
+# The curves' charts change at most this often (`Job.charted`), and once more with the whole curve at the
+# end: each redraw is the browser's work, on the cores a local training uses.
 CHART_EVERY_S = 2.0
-MAX_WAITING = 12  # jobs waiting on the cluster: a class of 30 gets a clear message, not a 10-minute wait
-ABANDON_AFTER_S = 30
 # A job's Dask priority is `priority * PRIORITY_STEP` less the seconds from `EPOCH` to its asking (see
-# `_start`): a step of 30,000 years keeps every higher priority first.
+# `_order`): a step of 30,000 years keeps every higher priority first.
 EPOCH = 1.7e9  # 2023-11-14, in Unix time: keeps the numbers small
 PRIORITY_STEP = 10**12
 WARM_UP_PRIORITY = -(10**15)  # below every visitor's job
 POLL_S = 0.25  # how often the server collects a job's progress
 LINE_MAX_AGE_S = 0.5  # how stale the scheduler's line may be when a place is shown
-JOB_KEY = "job-"  # every visitor's job's Dask key starts with this (the warm-up's does not)
-WAITING_STATES = ("released", "waiting", "queued", "no-worker")
 WORKER_LOST = (
     "The training worker stopped unexpectedly (it may have run out of memory); your run was lost. "
     "Press the button again to start a new one."
 )
+
+
+class Kind(Enum):
+    """What a job does; its value is how the page names it."""
+
+    TRAIN = "training"
+    FINE_TUNE = "fine-tune"
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """A training run from scratch (`model.jobs.tasks.train_task`)."""
+
+    config: TrainConfig
+    command: str  # the train.py command that repeats it, for the card
+    limit_s: float = MAX_RUN_SECONDS
+
+
+@dataclass(frozen=True)
+class FineTuneSpec:
+    """A network trained further on a person's samples (`model.jobs.tasks.fine_tune_task`)."""
+
+    base: Network
+    samples: tuple  # (images (N, 28, 28) uint8, labels (N,), ids)
+    limit_s: float = MAX_RUN_SECONDS
+
+
+SPECS = {Kind.TRAIN: TrainSpec, Kind.FINE_TUNE: FineTuneSpec}
+TASKS = {Kind.TRAIN: train_task, Kind.FINE_TUNE: fine_tune_task}
 
 
 class QueueRefused(Exception):
@@ -72,13 +105,11 @@ class CurvePoint:
 
 
 @dataclass(eq=False)
-class TrainingJob:
+class Job:
     visitor: str
-    kind: str  # what the page calls it: "training", "fine-tune", "save"
-    task: Callable
-    args: tuple
+    kind: Kind
+    spec: TrainSpec | FineTuneSpec
     priority: int = 0
-    kwargs: dict = field(default_factory=dict)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     state: str = "waiting"  # waiting → running → done | stopped | failed
     fraction: float = 0.0
@@ -86,27 +117,30 @@ class TrainingJob:
     ahead: int | None = None  # runs ahead of this one; None once it runs
     curve: list[CurvePoint] = field(default_factory=list)
     charted: list[CurvePoint] = field(default_factory=list)  # the curve as the page draws it (`CHART_EVERY_S`)
-    result: object = None
-    result_for: object = None  # what the page needs to use the result (the network a save is for)
+    result: Network | None = None
     error: str | None = None
     seen: float = field(default_factory=time.monotonic)
     asked: float = field(default_factory=time.time)  # when the visitor asked (Unix time): their place in line
+    ended: threading.Event = field(default_factory=threading.Event)  # set once its result or error is here
     _future: object = None
     _stop_event: object = None
     _asked_to_stop: bool = False
     _last_training_point: float = -1.0
     _charted_at: float = 0.0
     _running_since: float | None = None  # `time.monotonic()` at its first progress
-    ended: threading.Event = field(default_factory=threading.Event)  # set once its result or error is here
 
     @property
     def finished(self) -> bool:
         return self.state in ("done", "stopped", "failed")
 
     @property
+    def name(self) -> str:
+        return self.kind.value
+
+    @property
     def key(self) -> str:
-        """Its Dask key, which every server's queue recognises as a visitor's job."""
-        return f"{JOB_KEY}{self.kind}-{self.id}"
+        """Its Dask key, which every server recognises as a visitor's job."""
+        return f"{JOB_KEY}{self.kind.name.lower()}-{self.id}"
 
     def touch(self) -> None:
         """The visitor looked at this job (called on every refresh of their page)."""
@@ -146,54 +180,44 @@ class TrainingJob:
             self.charted, self._charted_at = list(self.curve), time.monotonic()
 
 
-class JobQueue:
+class JobService:
     """The jobs of this server's visitors, in the order they were asked for."""
 
     def __init__(
         self,
         max_waiting: int = MAX_WAITING,
-        abandon_after_s: float = ABANDON_AFTER_S,
+        abandon_after_s: float = ABANDON_AFTER_SECONDS,
         client_factory: Callable = get_client,
     ):
         self.max_waiting, self.abandon_after_s = max_waiting, abandon_after_s
         self.client_factory = client_factory
-        self.jobs: list[TrainingJob] = []
-        self.line: list[tuple[str, str, tuple]] | None = None  # the scheduler's, see `scheduler_line`
+        self.jobs: list[Job] = []
+        self.line: list[tuple[str, str, tuple]] | None = None  # the scheduler's (`scheduler_line`)
         self.line_read = 0.0
         self.lock = threading.Lock()
         threading.Thread(target=self._watch_abandoned, name="abandoned-jobs", daemon=True).start()
 
     def submit(
-        self,
-        visitor: str,
-        kind: str,
-        task: Callable,
-        *args,
-        priority: int = 0,
-        asked: float | None = None,
-        **kwargs,
-    ) -> TrainingJob:
-        """Queue `task(*args, **kwargs)`, or raise `QueueRefused` / `ClusterUnavailable` with a sentence.
+        self, visitor: str, kind: Kind, spec: TrainSpec | FineTuneSpec, priority: int = 0, asked: float | None = None
+    ) -> Job:
+        """Queue a job, or raise `QueueRefused` / `ClusterUnavailable` with a sentence.
 
-        `asked` (`time.time()`) is when the visitor asked: the page's runs
-        for visitors who click at nearly the same moment reach this queue (or
-        another server's) in any order, and the one who clicked first must
-        run first.
+        `asked` (`time.time()`) is when the visitor asked: visitors who
+        click at nearly the same moment reach this service (or another
+        server's) in any order, and the one who clicked first runs first.
         """
-        with self.lock:
-            self.jobs = [j for j in self.jobs if not j.finished]
-            if any(j.visitor == visitor for j in self.jobs):
-                raise QueueRefused("You already have a run waiting or running: wait for it, or stop it, first.")
+        if not isinstance(spec, SPECS[kind]):
+            raise TypeError(f"A {kind.value} job takes a {SPECS[kind].__name__}, not a {type(spec).__name__}.")
+        self._refuse_a_second(visitor)
         client = self.client_factory()  # may raise ClusterUnavailable
         self._read_line(client)
         with self.lock:
-            if any(j.visitor == visitor for j in self.jobs):  # the same visitor, clicking twice meanwhile
-                raise QueueRefused("You already have a run waiting or running: wait for it, or stop it, first.")
+            self._refuse_a_second(visitor, locked=True)  # the same visitor, clicking twice meanwhile
             if self._waiting() >= self.max_waiting:
                 raise QueueRefused(
                     f"The training queue is full ({self.max_waiting} runs waiting). Try again in a minute or two."
                 )
-            job = TrainingJob(visitor, kind, task, args, priority, kwargs=kwargs)
+            job = Job(visitor, kind, spec, priority)
             if asked is not None:
                 job.asked = asked
             self.jobs.append(job)
@@ -206,12 +230,13 @@ class JobQueue:
             raise
         return job
 
-    def place(self, job: TrainingJob) -> int | None:
-        if job._future is not None and time.monotonic() - self.line_read > LINE_MAX_AGE_S:
-            self._read_line(job._future.client)
-        with self.lock:
-            self._update_places()
-        return job.ahead
+    def _refuse_a_second(self, visitor: str, locked: bool = False) -> None:
+        if not locked:
+            with self.lock:
+                return self._refuse_a_second(visitor, locked=True)
+        self.jobs = [j for j in self.jobs if not j.finished]
+        if any(j.visitor == visitor for j in self.jobs):
+            raise QueueRefused("You already have a run waiting or running: wait for it, or stop it, first.")
 
     def _read_line(self, client) -> None:
         """The scheduler's line of every server's jobs; the last one read is kept if it cannot be had."""
@@ -230,7 +255,7 @@ class JobQueue:
 
     def _update_places(self) -> None:
         """Each waiting job's place: the runs on the scheduler's line, and this server's not on it yet."""
-        # Key → (running, how soon Dask runs it: the first of its priority tuple, the order `_start` gives).
+        # Key → (running, how soon Dask runs it: the first of its priority tuple, the order `_order` gives).
         line = {
             key: (state == "processing", priority[0] if priority else 0.0)
             for key, state, priority in self.line or []
@@ -251,26 +276,24 @@ class JobQueue:
                 else f"{job.ahead} run{'s' if job.ahead > 1 else ''} ahead of yours …"
             )
 
-    def _start(self, client, job: TrainingJob) -> None:
+    def _start(self, client, job: Job) -> None:
         from distributed import Event, Queue
 
         queue_name, stop_name = f"progress-{job.id}", f"stop-{job.id}"
         progress = Queue(queue_name, client=client)
         job._stop_event = Event(stop_name, client=client)
-        # Dask does not keep equal priorities in submission order: a job asked for later gets a lower one.
         job._future = client.submit(
-            job.task,
-            *job.args,
-            **job.kwargs,
+            TASKS[job.kind],
+            job.spec,
             queue_name=queue_name,
             stop_name=stop_name,
             key=job.key,
-            priority=_order(job),
+            priority=_order(job),  # Dask keeps no order among equal priorities: a later asking gets a lower one
             pure=False,
         )
-        threading.Thread(target=self._follow, args=(job, progress), name=f"job-{job.id}", daemon=True).start()
+        threading.Thread(target=self._follow, args=(client, job, progress), name=f"job-{job.id}", daemon=True).start()
 
-    def _follow(self, job: TrainingJob, progress) -> None:
+    def _follow(self, client, job: Job, progress) -> None:
         from distributed import wait
 
         future = job._future
@@ -282,11 +305,11 @@ class JobQueue:
                 if done:
                     break
                 if job.state == "waiting" and time.monotonic() - self.line_read > LINE_MAX_AGE_S:
-                    self._read_line(future.client)
+                    self._read_line(client)
                 with self.lock:
                     self._update_places()
                 try:  # returns as soon as the job ends, so its result is not left waiting for a poll
-                    with future.client.as_current():
+                    with client.as_current():
                         wait(future, timeout=POLL_S)
                 except TimeoutError:
                     pass
@@ -295,10 +318,10 @@ class JobQueue:
                 return
             job.result = future.result()
             future.release()  # the result is here: the cluster need not keep it (nor recompute it if a worker dies)
-            capped = getattr(job.result, "capped", False)
+            capped = job.result.card.other.get("stopped")
             job.state = "stopped" if job._asked_to_stop or capped else "done"
             if capped:
-                job.error = "it reached the time limit per run and was stopped there"
+                job.error = capped
             if job.state == "done":  # a stopped run's bar stays where it stopped
                 job.fraction = 1.0
         except Exception as error:  # the page shows it; the server must not die of it
@@ -325,31 +348,21 @@ class JobQueue:
                 job.stop()
 
 
-def scheduler_line(dask_scheduler) -> list[tuple[str, str, tuple]]:
-    """Run on the scheduler: every visitor's job there, from any server, as (key, state, Dask's priority).
-
-    Dask runs the smallest priority tuple first; "processing" is a run a
-    worker has (one per worker at a time: see `model.jobs.cluster`).
-    """
-    return [
-        (ts.key, ts.state, tuple(ts.priority or ()))
-        for ts in dask_scheduler.tasks.values()
-        if isinstance(ts.key, str) and ts.key.startswith(JOB_KEY) and ts.state in (*WAITING_STATES, "processing")
-    ]
-
-
-def _order(job: TrainingJob) -> float:
-    """Its Dask priority: higher runs first, then earlier asked (Dask keeps no order among equals)."""
+def _order(job: Job) -> float:
+    """Its Dask priority: higher runs first, then earlier asked."""
     return job.priority * PRIORITY_STEP - (job.asked - EPOCH)
 
 
 def describe_failure(error: BaseException) -> str:
-    """One sentence for a failed job, whatever Dask or the worker raised."""
+    """One sentence for a failed job, whatever Dask or the worker raised (the details go to the log)."""
+    import logging
+
     from distributed.scheduler import KilledWorker
 
     if isinstance(error, KilledWorker) or type(error).__name__ in ("CommClosedError", "FutureCancelledError"):
         return WORKER_LOST
     if isinstance(error, ClusterUnavailable):
         return str(error)
+    logging.getLogger("read-my-digit").error("A training job failed: %r", error)
     message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return f"{message[:300]}"

@@ -6,15 +6,23 @@ saw none of that reads their 1s as 7s. Synthetic styles (`styles`) help
 with the styles someone thought of; real writers bring the rest.
 
 `python -m bench.real_writers prepare` writes two files from fetched copies
-of three public collections: the judge's writers, which no network may
-train on, and everyone else (`train.npz`), which this module reads:
+of public collections: the judges' writers, which no network may train on,
+and everyone else (`train.npz`), which this module reads, in parts:
 
-- DigiLeTs's training writers (72 German writers), as pen strokes. Each
-  digit is drawn `renderings` times as the page's canvas would draw it: a
-  round brush of random width (3-32% of the digit's size, log-uniform, as
-  `styles` draws), anti-aliased, then read by `to_mnist`;
-- ARDIS IV's training split (Swedish church records) and HwD-1000 (one
-  person on a 28×28 canvas), as images already in MNIST's format.
+- `unipen`: UNIPEN's training writers (CC BY 4.0), as pen strokes;
+- `digilets`: DigiLeTs's training writers (72 German writers; no licence:
+  local use only), as pen strokes;
+- `ardis`: ARDIS IV's training split (Swedish church records; research
+  only, no redistribution), as images in MNIST's format;
+- `hwd`: HwD-1000 (one person on a 28×28 canvas; MIT), as images.
+
+Each pen digit is drawn `renderings` times as the page's canvas would draw
+it: a round brush of random width (3-32% of the digit's size, log-uniform,
+as `styles` draws), anti-aliased, then read by `to_mnist`.
+
+Only `SHIPPABLE` parts may teach a network this repository ships: their
+licences allow passing on what is learnt from them. The others may train an
+operator's own network on their own machine, and its card says so.
 
 The file names its role; a file whose role is not "train" (the judge) is
 refused, so the judge's writers cannot reach training by a wrong path.
@@ -36,11 +44,14 @@ from model.reading.preprocess import to_mnist
 ROLE = "train"
 FILE_NAME = "train.npz"
 MAX_RENDERINGS = 20
-BRUSH = (0.03, 0.32)  # of the digit's longer side, log-uniform (as model/training/styles.py)
+BRUSH = (0.03, 0.32)  # of the digit's longer side, log-uniform (as model/training/extras/styles.py)
 CANVAS, DIGIT_SIDE, SUPERSAMPLE = 140, 100, 2
-SOURCES = ("digilets", "ardis", "hwd")  # the parts of the file, by the name `train.py --real-sources` takes
-PARTS = {"DigiLeTs": "digilets", "ARDIS IV": "ardis", "HwD-1000": "hwd"}  # the file's source names → parts
-HASH_PREFIX = {"digilets": "digilets", "ardis": "ardis", "hwd": "hwd1000"}  # the file's sha256 keys, by part
+SOURCES = ("unipen", "digilets", "ardis", "hwd")  # the parts of the file, by the name `train.py --real-sources` takes
+PEN_PARTS = ("unipen", "digilets")  # drawn from strokes; the others are images
+SHIPPABLE = ("unipen", "hwd")  # licences that allow passing on what a network learns from them
+# The file's source names → parts, and each part's sha256 keys in the file's meta.
+PARTS = {"UNIPEN": "unipen", "DigiLeTs": "digilets", "ARDIS IV": "ardis", "HwD-1000": "hwd"}
+HASH_PREFIX = {"unipen": "unipen", "digilets": "digilets", "ardis": "ardis", "hwd": "hwd1000"}
 
 
 class RealDataError(ValueError):
@@ -48,15 +59,48 @@ class RealDataError(ValueError):
 
 
 @dataclass(frozen=True)
-class RealWriters:
-    """The training writers' file, read: DigiLeTs strokes (`points`, `stroke_start`, `digit_start`,
-    `label`, `writer`, as bench.real_writers.StrokeSet) and images in MNIST's format."""
+class StrokeSet:
+    """Digits as pen strokes: `points` (P, 2) x, y (y down); digit i's strokes are strokes
+    `digit_start[i]` … `digit_start[i + 1]` - 1, stroke j its points `stroke_start[j]` … ."""
 
     points: np.ndarray
     stroke_start: np.ndarray
     digit_start: np.ndarray
     label: np.ndarray
     writer: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def strokes(self, i: int) -> list[np.ndarray]:
+        first, last = self.digit_start[i], self.digit_start[i + 1]
+        return [self.points[self.stroke_start[j] : self.stroke_start[j + 1]] for j in range(first, last)]
+
+    @classmethod
+    def from_digits(cls, digits: list[tuple[int, int, list[np.ndarray]]]) -> StrokeSet:
+        """From (label, writer, strokes) triples."""
+        strokes = [s for _, _, digit in digits for s in digit]
+        return cls(
+            points=np.concatenate(strokes).astype(np.float32) if strokes else np.zeros((0, 2), np.float32),
+            stroke_start=np.cumsum([0] + [len(s) for s in strokes]).astype(np.int64),
+            digit_start=np.cumsum([0] + [len(digit) for _, _, digit in digits]).astype(np.int64),
+            label=np.array([label for label, _, _ in digits], np.uint8),
+            writer=np.array([writer for _, writer, _ in digits], np.int16),
+        )
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}_{name}": getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_arrays(cls, npz, prefix: str) -> StrokeSet:
+        return cls(**{name: npz[f"{prefix}_{name}"] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class RealWriters:
+    """The training writers' file, read: pen digits by part (`PEN_PARTS`) and images in MNIST's format."""
+
+    pens: dict[str, StrokeSet]
     ardis_x: np.ndarray
     ardis_y: np.ndarray
     hwd_x: np.ndarray
@@ -64,10 +108,6 @@ class RealWriters:
     meta: dict
     path: str
     sha256: str
-
-    def strokes(self, i: int) -> list[np.ndarray]:
-        first, last = self.digit_start[i], self.digit_start[i + 1]
-        return [self.points[self.stroke_start[j] : self.stroke_start[j + 1]] for j in range(first, last)]
 
 
 def resolve(path: str | os.PathLike) -> Path:
@@ -100,8 +140,7 @@ def load_real(path: str | os.PathLike) -> RealWriters:
                     f"({FILE_NAME}) may be trained on."
                 )
             arrays = {name: npz[name] for name in ("ardis_x", "ardis_y", "hwd_x", "hwd_y")}
-            strokes = {name: npz[f"digilets_{name}"] for name in ("points", "stroke_start", "digit_start")}
-            strokes |= {name: npz[f"digilets_{name}"] for name in ("label", "writer")}
+            pens = {part: StrokeSet.from_arrays(npz, part) for part in PEN_PARTS}
     except RealDataError:
         raise
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as error:
@@ -109,7 +148,7 @@ def load_real(path: str | os.PathLike) -> RealWriters:
     for x, y in (("ardis_x", "ardis_y"), ("hwd_x", "hwd_y")):
         if arrays[x].shape[1:] != (28, 28) or len(arrays[x]) != len(arrays[y]) or arrays[x].dtype != np.uint8:
             raise RealDataError(f"{file}: {x} is not uint8 (N, 28, 28) images with one label each.")
-    return RealWriters(**strokes, **arrays, meta=meta, path=str(file), sha256=digest)
+    return RealWriters(pens, **arrays, meta=meta, path=str(file), sha256=digest)
 
 
 def content_sha256(npz) -> str:
@@ -152,8 +191,8 @@ def real_training_digits(
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """The training writers' digits as (images (N, 28, 28) uint8, labels (N,) uint8, provenance for the card).
 
-    Each DigiLeTs digit is drawn `renderings` times with random brushes
-    (drawing k of digit i depends on (seed, i, k) only); ARDIS's and
+    Each pen digit is drawn `renderings` times with random brushes (drawing
+    k of digit i of a part depends on (seed, part, i, k) only); ARDIS's and
     HwD-1000's images are taken once each. `sources` picks the parts.
     """
     if not 1 <= renderings <= MAX_RENDERINGS:
@@ -163,12 +202,15 @@ def real_training_digits(
         raise RealDataError(f"Real sources are some of {', '.join(SOURCES)} (got {', '.join(sources) or 'none'}).")
     real = load_real(path)
     images, labels = [], []
-    if "digilets" in sources:
-        low, high = np.log(BRUSH)
-        for i, label in enumerate(real.label):
-            strokes = real.strokes(i)
+    low, high = np.log(BRUSH)
+    for number, part in enumerate(PEN_PARTS):
+        if part not in sources:
+            continue
+        pens = real.pens[part]
+        for i, label in enumerate(pens.label):
+            strokes = pens.strokes(i)
             for k in range(renderings):
-                rng = np.random.default_rng([seed, i, k])
+                rng = np.random.default_rng([seed, number, i, k])
                 image = render(strokes, float(np.exp(rng.uniform(low, high))))
                 if image is not None:
                     images.append(image)
@@ -180,6 +222,7 @@ def real_training_digits(
             x = np.concatenate([x, getattr(real, f"{name}_x")])
             y = np.concatenate([y, getattr(real, f"{name}_y").astype(np.uint8)])
     meta = real.meta
+    used = [part for part in SOURCES if part in sources]
     info = {
         "file": real.path,
         "sha256": real.sha256,
@@ -189,20 +232,28 @@ def real_training_digits(
             if (part := PARTS.get(name)) in sources
             for prefix in (HASH_PREFIX[part],)
         },
-        "used": list(sources),
-        "digilets_writers": len(meta.get("digilets_writers", [])) if "digilets" in sources else 0,
-        "digilets_digits": int(len(real.label)) if "digilets" in sources else 0,
-        "renderings": renderings if "digilets" in sources else 0,
-        "ardis_train": int(len(real.ardis_y)) if "ardis" in sources else 0,
-        "hwd": int(len(real.hwd_y)) if "hwd" in sources else 0,
+        "used": used,
+        "shippable": all(part in SHIPPABLE for part in used),
+        "renderings": renderings if set(PEN_PARTS) & set(sources) else 0,
         "images": int(len(y)),
     }
+    for part in PEN_PARTS:
+        info[f"{part}_writers"] = len(meta.get(f"{part}_writers", [])) if part in sources else 0
+        info[f"{part}_digits"] = int(len(real.pens[part])) if part in sources else 0
+    info["ardis_train"] = int(len(real.ardis_y)) if "ardis" in sources else 0
+    info["hwd"] = int(len(real.hwd_y)) if "hwd" in sources else 0
     return x, y, info
 
 
 def in_words(info: dict) -> str:
-    """What the real training data was, for the card's notes."""
+    """What the real training data was, with each source's licence, for the card's notes."""
     parts = []
+    if info.get("unipen_digits"):
+        parts.append(
+            f"{info['unipen_digits']:,} digits by {info['unipen_writers']} UNIPEN writers (pen strokes from many "
+            f"countries; CC BY 4.0, doi:10.5281/zenodo.1195803), each drawn {info['renderings']} times with canvas "
+            "brushes"
+        )
     if info.get("digilets_digits"):
         parts.append(
             f"{info['digilets_digits']:,} digits by {info['digilets_writers']} DigiLeTs writers (German, pen "
@@ -213,3 +264,15 @@ def in_words(info: dict) -> str:
     if info.get("hwd"):
         parts.append(f"{info['hwd']:,} HwD-1000 digits (one writer on a digital canvas; MIT)")
     return "real handwriting from beyond MNIST: " + "; ".join(parts) + f" (prepared data sha256 {info['sha256']})"
+
+
+@dataclass(frozen=True)
+class RealExtra:
+    """Real writers' digits to add to the training part (`real_training_digits`), and where they came from."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    info: dict
+
+    def in_words(self) -> str:
+        return in_words(self.info)

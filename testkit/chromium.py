@@ -12,13 +12,12 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.canvas import SAMPLE_DRAWINGS
+from scripts.serve import streamlit_command, wait_healthy
+from testkit.canvas import SAMPLE_DRAWINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -47,41 +46,14 @@ def streamlit_server(
 ) -> Iterator[str]:
     """`streamlit run script [args]` on a free localhost port; yields its URL once it answers."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(script),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        *(args or []),
-    ]
+    command = streamlit_command(script, port, ["--browser.gatherUsageStats", "false", *(args or [])])
     out = open(log, "w") if log else subprocess.DEVNULL
     process = subprocess.Popen(
         command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with status {process.returncode} (log: {log})")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError("streamlit did not answer within 60 s")
-            time.sleep(0.1)
+        wait_healthy(url, process, timeout_s=60)
         yield url
     finally:
         process.terminate()

@@ -1,13 +1,13 @@
 """A small convolutional network: the benchmarks' judge of legibility and a teacher for the Dense ANN.
 
-The page ships a Dense network (`keras_ann`), which a convolutional network
+The page ships a Dense network (`model.training.ann`), which a convolutional network
 outreads on images: it sees strokes wherever they are. Such a network has
 two uses here, neither of them on the page:
 
 - **a judge** (`bench/judge.py`): trained on MNIST's training split only, it
   says whether drawings made from MNIST test digits are still legible. If it
   misreads many of them, the drawings are at fault, not the network;
-- **a teacher** (`model.training.distill`): its probabilities, softer than
+- **a teacher** (`model.training.extras.distill`): its probabilities, softer than
   one-hot labels, carry what it knows about which digits look alike into
   the Dense network trained to imitate them.
 
@@ -16,7 +16,7 @@ at 14×14 → max-pool → 96 at 7×7 → 128 without padding (5×5) → flatten
 dropout → Dense(10, softmax). About 216,000 weights (under 1 MB as a
 `.keras` file), chosen for two shared CPU cores: a second 32-filter
 convolution at 28×28 tripled the time of an epoch, and batch normalisation
-added half. It trains with `keras_ann.train`: the same optimiser, schedule,
+added half. It trains with `model.training.ann.train`: the same optimiser, schedule,
 validation split, distortions and redrawn digits as the Dense network.
 """
 
