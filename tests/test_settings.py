@@ -35,3 +35,41 @@ def test_the_theme_and_the_pages_colours_agree():
 
     theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
     assert theme["primaryColor"] == HIGHLIGHT
+
+
+def test_the_readmes_tables_are_the_settings_module():
+    """Every environment variable and limit, with its default and meaning, as `model.settings` has them."""
+    from model.settings import markdown
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("<!-- settings:")
+    section = readme[readme.index("\n", start) + 1 : readme.index("<!-- /settings -->")]
+    assert section.strip() == markdown().strip(), "run `python -m model.settings` and paste its tables in README.md"
+
+
+def test_a_limit_is_raised_by_its_variable_and_a_bad_value_stops_the_start_with_a_sentence():
+    env = {"PATH": "/usr/bin:/bin", "READMYDIGIT_MAX_SAMPLES": "5000"}
+    code = "from model.store.samples import MAX_SAMPLES; print(MAX_SAMPLES)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "5000", out.stderr
+    env["READMYDIGIT_MAX_SAMPLES"] = "lots"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "READMYDIGIT_MAX_SAMPLES must be a whole number above 0 (got 'lots')" in out.stderr
+    env["READMYDIGIT_MAX_SAMPLES"] = "0"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "must be a whole number above 0" in out.stderr
+
+
+def test_no_module_reads_the_environment_but_the_settings_module():
+    """Settings in one place: the app's own modules ask `model.settings`, not `os.environ`."""
+    readers = []
+    for path in [ROOT / "app.py", ROOT / "train.py", *(ROOT / "model").rglob("*.py"), *(ROOT / "ui").rglob("*.py")]:
+        if path.name == "settings.py":
+            continue
+        text = path.read_text()
+        if "os.environ.get(" in text or "os.getenv(" in text:
+            readers.append(str(path.relative_to(ROOT)))
+    # The three that do read what the app sets for its own processes (a local cluster's parent and priority)
+    # and where Keras keeps its download (KERAS_HOME, Keras's own setting): no operator sets these.
+    assert readers == ["model/jobs/lifeline.py", "model/jobs/tasks.py", "model/store/data.py"], readers
