@@ -36,6 +36,7 @@ CANVAS_SIDE = 280
 DEFAULT_BRUSH = 18  # px: strokes as thick as MNIST's for a digit that fills the box
 UNSURE_BELOW = 0.60
 EXPLORE = ["Inside the network", "Where it fails", "Teach it your handwriting"]
+OWNERS_EXPLORE = "Class handwriting"  # the owner's view of what visitors share
 
 # The canvas's image comes from the browser: Pillow refuses (before decoding)
 # any image with more pixels than twice this, whatever the message claims.
@@ -117,6 +118,10 @@ def explore(network: Network | None, digit_image: np.ndarray | None) -> None:
         from ui.handwriting import teach_panel
 
         teach_panel(network)
+    elif view == OWNERS_EXPLORE:
+        from ui.shared import shared_panel
+
+        shared_panel(network)
 
 
 @st.fragment
@@ -155,7 +160,7 @@ brush_column.slider(
 )
 explore_column.segmented_control(
     "Look closer",
-    EXPLORE,
+    EXPLORE + ([OWNERS_EXPLORE] if is_owner() else []),
     key=keys.EXPLORE,
     help="Opens a panel under the drawing; nothing is computed until you open one.",
 )

@@ -28,6 +28,7 @@ from model.store.network_file import SHIPPED
 # model.training.extras.real's SOURCES and SHIPPABLE, named here so that --help needs no import.
 REAL_SOURCES = ("unipen", "digilets", "ardis", "hwd")
 SHIPPABLE_SOURCES = ("unipen", "hwd")
+SHARED = "shared"  # --extra shared: the handwriting visitors shared with the owner
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -78,7 +79,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="your own labelled samples saved by the app, from its database: 'local' (this machine's) or the "
         "code of a private link (?samples=...); a fixed fifth is held out and scored, the rest is added to the "
-        "training data, repeated to about a sixth of it",
+        "training data, repeated to about a sixth of it. 'shared': instead, retrain the shipped network on the "
+        "handwriting visitors shared with the owner, as the page's owner does (the other training options "
+        "are not used then)",
     )
     add(
         "--extra-real",
@@ -164,7 +167,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.distillation = Distillation(args.temperature, args.teacher_share)
         if problems := args.distillation.problems():
             parser.error(" ".join(problems))
-    if args.extra is not None:
+    if args.extra == SHARED:
+        from model.store.db import StoreUnavailable
+        from model.store.sharing import contributor_counts
+
+        try:
+            if not contributor_counts():
+                parser.error("--extra shared: nobody shares their handwriting in this app's database yet.")
+        except StoreUnavailable as error:
+            parser.error(f"--extra shared: {error}")
+    elif args.extra is not None:
         from model.store.collection import CollectionError, named_store
         from model.store.db import StoreUnavailable
 
@@ -305,6 +317,49 @@ def save(args, keras_bytes: bytes, card) -> int:
     return 0
 
 
+def retrain_with_shared(args, mnist) -> int:
+    """--extra shared: what the page's owner does with "Retrain the default with shared handwriting", here."""
+    from model.reading.cnn import NumpyCNN
+    from model.reading.flags import flag_reasons
+    from model.reading.network import ModelFileError
+    from model.settings import SHARED_PER_CONTRIBUTOR
+    from model.store.defaults import current_default
+    from model.store.network_file import SECOND_OPINION, read_network_file, shipped_path
+    from model.store.sharing import shared_pool, split_pool
+    from model.training.ann import keras_bytes, to_keras
+    from model.training.shared import retrain_with_shared as retrain
+
+    pool = shared_pool()
+    default, _ = current_default()
+    try:
+        second = NumpyCNN.load(SECOND_OPINION)
+    except ModelFileError:
+        second = default.net
+    images = pool.images / 255.0
+    reasons = flag_reasons(pool.images, pool.labels, default.net.probabilities(images), second.probabilities(images))
+    shared = split_pool(pool, reasons, SHARED_PER_CONTRIBUTOR)
+    print(
+        f"Retraining the shipped network on {len(shared.train_y):,} shared samples of "
+        f"{len(set(shared.train_contributors.tolist()))} contributors ({shared.flagged_out} flagged, "
+        f"{shared.removed} removed, {shared.capped_out} past a contributor's cap); judged on {len(shared.held_y):,} "
+        f"of {len(set(shared.held_contributors.tolist()))} held-out contributors …",
+        flush=True,
+    )
+    started = time.perf_counter()
+    try:
+        network = retrain(read_network_file(shipped_path(), "Shipped"), mnist, shared, on_progress=print_progress)
+    except (ValueError, ModelFileError) as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 1
+    report = network.card.other["shared"]
+    for key in report["after"]:
+        if not key.endswith("per_digit"):
+            print(f"{key}: {report['before'][key]:.2%} before, {report['after'][key]:.2%} after")
+    print_result(network, started)
+    card = replace(network.card, command=shlex.join(["python", "train.py", "--extra", SHARED, "--out", args.out]))
+    return save(args, keras_bytes(to_keras(network.net, dropout=network.card.dropout)), card)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from model.jobs.cluster import scheduler_address
@@ -318,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     except MnistUnavailable as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 1
+    if args.extra == SHARED:
+        return retrain_with_shared(args, mnist)
     source = mnist_source(args.data)
     data_info = provenance(source)
 

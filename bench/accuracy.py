@@ -36,9 +36,9 @@ from PIL import Image
 
 from bench.digit_styles import PER_STYLE, catalogue, styled_digits
 from bench.drawn_digits import COUNT, SEED, drawn_digits
-from bench.judge import NumpyCNN
 from bench.real_writers import RealWritersUnavailable, describe, judge_inputs, load_judge
 from bench.report import machine, replace_section, table
+from model.reading.cnn import NumpyCNN
 from model.reading.metrics import evaluate, top_confusions
 from model.reading.network import ModelFileError, NumpyNetwork
 from model.reading.preprocess import to_mnist

@@ -339,6 +339,10 @@ def prepare(source: Path, out: Path, accept_other: bool = False) -> dict:
         ardis_test_y=ardis_test_y,
         **judge.arrays("digilets"),
         **unipen_judged.arrays("unipen"),
+        # What the network is given for each judge digit, so that code without this benchmark (the owner's
+        # retrain with shared handwriting, model.training.shared) can score the judges too.
+        digilets_inputs=as_uint8(judge_inputs(judge)[0]),
+        unipen_inputs=as_uint8(judge_inputs(unipen_judged)[0]),
     )
     np.savez_compressed(
         out / TRAIN,
@@ -408,7 +412,13 @@ def judge_inputs(digits: StrokeSet, seed: int = SEED) -> tuple[np.ndarray, np.nd
         inputs.append(to_mnist(canvas))
         labels.append(label)
         writers.append(writer)
+    if not inputs:
+        return np.zeros((0, 28, 28), np.float32), np.zeros(0, np.uint8), np.zeros(0, np.int16)
     return np.stack(inputs), np.array(labels), np.array(writers)
+
+
+def as_uint8(images: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(images) * 255).astype(np.uint8).reshape(-1, 28, 28)
 
 
 def describe(judge: Judge) -> str:
@@ -475,7 +485,7 @@ def judge_line(name: str, probabilities: np.ndarray, labels: np.ndarray, writers
 
 
 def score_networks(paths: list[str], judge: Judge) -> int:
-    from bench.judge import NumpyCNN
+    from model.reading.cnn import NumpyCNN
     from model.reading.metrics import evaluate
     from model.reading.network import ModelFileError, NumpyNetwork
 

@@ -106,6 +106,11 @@ REAL_WRITERS_PATH = Variable(
     "data/real_writers_sources/",
     "fetched copies of the real-writer sources (bench/real_writers.py prepare)",
 )
+REAL_WRITERS_PREPARED = Variable(
+    "REAL_WRITERS_PREPARED",
+    "data/real_writers/",
+    "the prepared real-writer judges; where present, a retrain with shared handwriting is scored on them too",
+)
 ENVIRONMENT = (
     MNIST_PATH,
     MODEL_PATH,
@@ -114,6 +119,7 @@ ENVIRONMENT = (
     SCHEDULER_ADDRESS,
     DASHBOARD_ADDRESS,
     REAL_WRITERS_PATH,
+    REAL_WRITERS_PREPARED,
 )
 
 LIMITS: list[Limit] = []
@@ -142,6 +148,11 @@ MAX_NETWORKS_MB = _limit("MAX_NETWORKS_MB", 64, "MB of weights one visitor's ses
 MAX_WAITING = _limit("MAX_WAITING", 12, "runs waiting on the training cluster, all visitors together")
 MAX_RUN_SECONDS = _limit("MAX_RUN_SECONDS", 300, "seconds of training one run may take before it stops itself")
 ABANDON_AFTER_SECONDS = _limit("ABANDON_AFTER_SECONDS", 30, "seconds without a sign of its visitor before a run stops")
+
+# Shared handwriting
+SHARED_PER_CONTRIBUTOR = _limit(
+    "SHARED_PER_CONTRIBUTOR", 100, "samples of one contributor a retrain with shared handwriting takes at most"
+)
 
 # The drawing
 MAX_DRAWING_SIDE = _limit("MAX_DRAWING_SIDE", 840, "pixels of the canvas's image on its longer side (3× the box)")

@@ -12,6 +12,7 @@ from model.store.card import ModelCard, Scores
 from model.store.collection import new_token, visitor_store
 from model.store.defaults import earlier_defaults, version
 from model.store.network_file import copy_network_file
+from model.store.sharing import share
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "model" / "mnist_ann.keras"
@@ -451,3 +452,59 @@ def test_a_database_that_cannot_be_reached_is_a_sentence_and_drawing_goes_on(
     assert not at.exception
     said = [w.value for w in at.main.warning]
     assert any("cannot be read now" in w and "cannot be reached" in w for w in said), said
+
+
+def test_a_visitor_shares_and_withdraws_and_the_owner_sees_what_is_shared(app, database):
+    from model.store.sharing import shared_pool
+
+    token = new_token()
+    store = visitor_store(token, database)
+    for i in range(4):
+        store.add(sample_image(i), i)
+    app.query_params["samples"] = token
+    open_panel(app, "Teach it your handwriting")
+    [toggle] = [t for t in app.main.toggle if t.label == "Share my samples with the owner"]
+    assert toggle.value is False, "off until the visitor turns it on"
+    assert any("CC0" in c.value for c in app.main.caption)
+    toggle.set_value(True).run()
+    assert len(shared_pool(database)) == 4
+    assert any("your new samples are shared too" in i.value for i in app.main.info)
+    store.add(sample_image(9), 9)
+    assert len(shared_pool(database)) == 5
+
+    owner = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    owner.secrets["admin_password"] = "teacher"
+    owner.run()
+    assert "Class handwriting" not in owner.segmented_control(key="explore").options, "for the owner only"
+    unlock(owner, "teacher")
+    open_panel(owner, "Class handwriting")
+    assert any("5 samples by 1 contributors" in m.value for m in owner.main.markdown)
+    shown = [m.value for m in owner.main.markdown] + [c.value for c in owner.main.caption]
+    assert token not in str(shown) and store.key not in str(shown), "contributors are numbers, never links"
+    [retrain] = [b for b in owner.main.button if b.label == "Retrain the default with shared handwriting"]
+    assert any("It will train on" in c.value for c in owner.main.caption)
+
+    [toggle] = [t for t in app.main.toggle if t.label == "Share my samples with the owner"]
+    toggle.set_value(False).run()
+    assert len(shared_pool(database)) == 0, "withdrawn: left out of every later retrain"
+    owner.run()
+    assert any("Nobody shares their handwriting yet" in i.value for i in owner.main.info)
+
+
+def test_a_crafted_review_from_a_visitor_who_is_not_the_owner_changes_nothing(app, database):
+    from model.store.sharing import shared_pool
+
+    store = visitor_store(new_token(), database)
+    sample = store.add(sample_image(1), 1).id
+    share(store)
+
+    def forged(sample_id):
+        import streamlit as st
+
+        from ui.shared import decide
+
+        decide(sample_id, "removed")
+        st.write("asked")
+
+    AppTest.from_function(forged, args=(sample,), default_timeout=60).run()
+    assert shared_pool(database).reviews == [None], "the owner's review is refused to anyone else"

@@ -168,3 +168,109 @@ def test_two_visitors_keep_their_samples_apart(browser, shared_url):
     expect(a_again.get_by_text("1 in all")).to_be_visible(timeout=15_000)
     for page in (a, b, a_again):
         page.context.close()
+
+
+@pytest.fixture(scope="module")
+def class_server(tmp_path_factory, tiny_mnist_path):
+    """The app on a class's server: browsers are visitors; the owner unlocks with the password. Four
+    contributors already share a few digits each (numbers 1 to 4: 1 is trained on, 2 to 4 held out)."""
+    import numpy as np
+
+    from model.store.collection import new_token, visitor_store
+    from model.store.sharing import share
+
+    home = tmp_path_factory.mktemp("class")
+    model = home / "mnist_ann.keras"
+    copy_network_file(ROOT / "model" / "mnist_ann.keras", model)
+    (home / "secrets.toml").write_text('owner_on_this_machine = false\nadmin_password = "teacher"\n')
+    url = f"sqlite:///{home / 'samples.sqlite3'}"
+    data = np.load(tiny_mnist_path)
+    x, labels = data["x_train"], data["y_train"]
+    for contributor in range(4):
+        store = visitor_store(new_token(), url)
+        for i in range(contributor * 20, contributor * 20 + 20):
+            store.add(x[i], int(labels[i]))
+        share(store)
+    env = {"MODEL_PATH": str(model), "MNIST_PATH": str(tiny_mnist_path), "SAMPLES_DATABASE_URL": url}
+    with streamlit_server(
+        env=env, log=home / "streamlit.log", args=["--secrets.files", str(home / "secrets.toml")]
+    ) as server:
+        yield server, url
+
+
+def new_page(browser, url):
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    page.goto(url)
+    canvas_box(page)
+    return page
+
+
+def save_drawing(page, strokes, label: int, count: int):
+    clear_canvas(page)
+    draw(page, strokes)
+    expect(prediction(page)).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    page.get_by_test_id("stMain").get_by_role("radio", name=str(label), exact=True).click()
+    expect(page.get_by_text(f"Saved as a {label}. You have {count} sample")).to_be_visible(timeout=10_000)
+    wait_idle(page)
+
+
+def listed(page, name: str) -> str:
+    """How the sidebar's list of networks describes `name` ("784 → 800 → 400 → 10 · 97.80% · augmented")."""
+    lines = page.get_by_test_id("stSidebar").get_by_role("radiogroup").inner_text().splitlines()
+    return next(line for line in lines if line.startswith(f"{name}: ")).split(": ", 1)[1]
+
+
+def open_class_panel(owner):
+    owner.get_by_role("radio", name="Where it fails").click()  # a rerun of the panel: what is shared now
+    owner.get_by_role("radio", name="Class handwriting").click()
+
+
+def test_a_class_shares_the_owner_retrains_and_everyone_meets_the_new_default(browser, class_server):
+    from model.store.sharing import shared_pool
+
+    url, database = class_server
+    visitor = new_page(browser, url)
+    for n, (digit, label) in enumerate([(1, 1), (0, 0), (7, 7), (4, 4), (1, 7)], start=1):  # the last one mislabelled
+        save_drawing(visitor, DRAWINGS[digit], label, n)
+    visitor.get_by_role("radio", name="Teach it your handwriting").click()
+    share = visitor.get_by_text("Share my samples with the owner", exact=True)
+    expect(share).to_be_visible(timeout=15_000)
+    expect(visitor.get_by_text("dedicate them to the public domain (CC0)")).to_be_visible()
+    share.click()
+    expect(visitor.get_by_text("your new samples are shared too")).to_be_visible(timeout=10_000)
+    assert len(shared_pool(database)) == 4 * 20 + 5
+
+    owner = new_page(browser, url)
+    sidebar = owner.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Owner", exact=True).click()
+    sidebar.get_by_label("Admin password").fill("teacher")
+    sidebar.get_by_role("button", name="Unlock").click()
+    owner.get_by_role("radio", name="Class handwriting").click()
+    expect(owner.get_by_text("85 samples by 5 contributors")).to_be_visible(timeout=30_000)
+    expect(owner.get_by_text("labelled 7, read as 1 by both networks")).to_be_visible()
+    owner.get_by_role("button", name="Retrain the default with shared handwriting").click()
+    expect(sidebar.get_by_text("Class #1")).to_be_visible(timeout=180_000)
+    expect(owner.get_by_text("held-out contributors:")).to_be_visible(timeout=30_000)
+    learnt = owner.get_by_text("learnt from").inner_text()
+    assert "of 2 contributors" in learnt and "of 3 held-out contributors" in learnt, learnt
+    expect(owner.get_by_text("MNIST test set")).to_be_visible()  # before and after, side by side
+    owner.screenshot(path=ARTIFACTS / "class.png", full_page=True)
+    retrained = listed(owner, "Class #1")
+    sidebar.get_by_role("button", name="Save as default").click()
+    expect(sidebar.get_by_text("Saved Class #1 as the default network.")).to_be_visible(timeout=15_000)
+
+    newcomer = new_page(browser, url)
+    assert listed(newcomer, "Default") == retrained, "a new visitor meets the retrained network"
+
+    share.click()  # the visitor withdraws
+    expect(visitor.get_by_text("your new samples are shared too")).to_have_count(0, timeout=10_000)
+    assert len(shared_pool(database)) == 4 * 20
+    open_class_panel(owner)
+    expect(owner.get_by_text("80 samples by 4 contributors")).to_be_visible(timeout=30_000)
+    owner.get_by_role("button", name="Retrain the default with shared handwriting").click()
+    expect(sidebar.get_by_text("Class #2")).to_be_visible(timeout=180_000)
+    learnt = owner.get_by_text("learnt from").inner_text()
+    assert "of 1 contributors" in learnt, "the withdrawn visitor's samples are left out"
+    for page in (visitor, owner, newcomer):
+        page.context.close()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench.judge import NumpyCNN
+from model.reading.cnn import NumpyCNN
 from model.training.extras.distill import Distillation, distillation_loss, soften, with_teacher
 
 

@@ -19,6 +19,7 @@ from model.store.db import StoreUnavailable
 from model.store.network import Network
 from model.store.ratelimit import RateLimit
 from model.store.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
+from model.store.sharing import shared_since
 from ui import keys
 from ui.access import TOKEN_PARAM, has_private_link, sample_store, signed_in_email
 from ui.pictures import enlarge
@@ -121,6 +122,7 @@ def teach_panel(network: Network) -> None:
     if samples is not None:
         review(samples)
     exchange(samples)
+    sharing_controls(samples)
     fine_tune_controls(network, samples)
     report = network.card.fine_tune
     if report:
@@ -210,6 +212,47 @@ def exchange(samples: SampleStore | None) -> None:
 def upload_limit_mb() -> int:
     """The largest upload the server takes (`server.maxUploadSize` in .streamlit/config.toml), in MB."""
     return int(st.get_option("server.maxUploadSize"))
+
+
+def sharing_controls(samples: SampleStore | None) -> None:
+    """Share this collection with the owner, or withdraw it: off until the visitor turns it on."""
+    from model.store.sharing import CONSENT
+
+    try:
+        since = shared_since(samples) if samples is not None else None
+    except StoreUnavailable as error:
+        st.warning(f"Whether your samples are shared cannot be read now: {error}")
+        return
+    st.toggle(
+        "Share my samples with the owner",
+        value=since is not None,
+        key=keys.SHARING,
+        on_change=change_sharing,
+        help="Helps the owner teach the network everyone gets the handwriting of the people who use it.",
+    )
+    st.caption(f"{CONSENT} You can withdraw at any time.")
+    if since is not None:
+        st.info(
+            f"Shared since {since[:10]}: your new samples are shared too. Withdrawing leaves all of them out of "
+            "every later retrain; networks already trained keep what they learnt."
+        )
+
+
+def change_sharing() -> None:
+    from model.store.sharing import share, withdraw
+
+    forget_sample_total()
+    try:
+        if st.session_state.get(keys.SHARING):
+            share(sample_store(create=True))
+            st.toast("Your samples are shared with the owner, and your new ones will be too.")
+        else:
+            samples = sample_store()
+            if samples is not None:
+                withdraw(samples)
+            st.toast("Withdrawn: your samples are left out of every later retrain.")
+    except StoreUnavailable as error:
+        st.toast(f"Nothing changed: {error}")
 
 
 def fine_tune_controls(network: Network, samples: SampleStore | None) -> None:

@@ -38,3 +38,8 @@ SAMPLE_TOTAL = "sample_total"  # how many samples the visitor has, counted once 
 SAVED_SAMPLE = "saved_sample"  # (label, the drawing's bytes, note) of the last correction saved
 IMPORTED = "imported"  # the file id of the last import, so a rerun does not import it twice
 MISTAKES = "mistakes"  # network name → where it fails on the test set (computed once)
+SHARING = "sharing"  # the "Share my samples with the owner" toggle
+
+# The owner's view of shared handwriting
+SHARED_FILTER = "shared_filter"  # which shared samples the gallery shows
+SHARED_PAGE = "shared_page"  # which page of them

@@ -239,3 +239,39 @@ def job_running() -> bool:
 
 def active_network() -> Network | None:
     return session_networks().get(st.session_state.get(keys.ACTIVE))
+
+
+@st.cache_resource(show_spinner=False)
+def second_opinion():
+    """The convolutional network that gives a second opinion on shared samples' labels; None if it is missing."""
+    from model.reading.cnn import NumpyCNN
+    from model.store.network_file import SECOND_OPINION
+
+    try:
+        return NumpyCNN.load(SECOND_OPINION)
+    except ModelFileError as error:
+        log.warning("No second opinion on shared samples: %s", error)
+        return None
+
+
+def flags_for(pool) -> tuple[list[str | None], bool]:
+    """Why each shared sample is flagged (`model.reading.flags`), by the current default and the second
+    opinion; and whether there was a second opinion. Computed once per pool and default."""
+    import hashlib
+
+    try:
+        saved = version()
+    except StoreUnavailable:
+        saved = -1
+    default, _ = default_network(str(shipped_path()), saved)
+    digest = hashlib.sha256("\n".join(pool.ids).encode()).hexdigest()
+    return _flags(digest, saved, pool, default), second_opinion() is not None
+
+
+@st.cache_resource(show_spinner="Reading the shared samples …", max_entries=2)
+def _flags(pool_digest: str, default_version: int, _pool, _default: Network) -> list[str | None]:
+    from model.reading.flags import flag_reasons
+
+    images = _pool.images / 255.0
+    second = second_opinion() or _default.net
+    return flag_reasons(_pool.images, _pool.labels, _default.net.probabilities(images), second.probabilities(images))

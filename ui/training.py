@@ -156,7 +156,10 @@ def job_status() -> None:
         st.info(f"The {job.name} was stopped" + (f": {job.error}" if job.error else "") + "; no network was added.")
 
 
+NAMES = {Kind.TRAIN: "Trained", Kind.FINE_TUNE: "Fine-tuned", Kind.SHARED: "Class"}  # "Trained #2", …
+
+
 def collect(job: Job) -> None:
     """What a finished job gives this visitor: a network in their list, made active."""
     if job.state == "done":
-        add_network(job.result, "Fine-tuned" if job.kind is Kind.FINE_TUNE else "Trained")
+        add_network(job.result, NAMES[job.kind])

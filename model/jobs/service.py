@@ -41,10 +41,11 @@ from enum import Enum
 
 from model.config import TrainConfig
 from model.jobs.cluster import JOB_KEY, WAITING_STATES, ClusterUnavailable, get_client, scheduler_line
-from model.jobs.tasks import fine_tune_task, train_task
+from model.jobs.tasks import fine_tune_task, shared_task, train_task
 from model.progress import Progress
 from model.settings import ABANDON_AFTER_SECONDS, MAX_RUN_SECONDS, MAX_WAITING
 from model.store.network import Network
+from model.store.sharing import SharedSet
 
 CURVE_POINTS_PER_EPOCH = 10  # training-curve resolution: enough to see it move, cheap to draw
 # The curves' charts change at most this often (`Job.charted`), and once more with the whole curve at the
@@ -68,6 +69,7 @@ class Kind(Enum):
 
     TRAIN = "training"
     FINE_TUNE = "fine-tune"
+    SHARED = "retrain with shared handwriting"
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,17 @@ class FineTuneSpec:
     limit_s: float = MAX_RUN_SECONDS
 
 
-SPECS = {Kind.TRAIN: TrainSpec, Kind.FINE_TUNE: FineTuneSpec}
-TASKS = {Kind.TRAIN: train_task, Kind.FINE_TUNE: fine_tune_task}
+@dataclass(frozen=True)
+class SharedSpec:
+    """The shipped network trained further on the handwriting a class shared (`model.jobs.tasks.shared_task`)."""
+
+    base: Network  # the shipped network
+    shared: SharedSet  # what `model.store.sharing.split_pool` took from the pool
+    limit_s: float = MAX_RUN_SECONDS
+
+
+SPECS = {Kind.TRAIN: TrainSpec, Kind.FINE_TUNE: FineTuneSpec, Kind.SHARED: SharedSpec}
+TASKS = {Kind.TRAIN: train_task, Kind.FINE_TUNE: fine_tune_task, Kind.SHARED: shared_task}
 
 
 class QueueRefused(Exception):

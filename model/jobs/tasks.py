@@ -210,3 +210,20 @@ def fine_tune_task(spec, queue_name: str | None = None, stop_name: str | None = 
         base.card, report.test, {**report.summary(), "from": base.name}, time.perf_counter() - started
     )
     return reporter.mark(Network(tuned, card))
+
+
+def shared_task(spec, queue_name: str | None = None, stop_name: str | None = None) -> Network:
+    """The owner's retrain with shared handwriting (`model.jobs.service.SharedSpec`):
+    `model.training.shared.retrain_with_shared`, scored on the real-writer judges this worker has prepared."""
+    lower_priority()
+    from model.training.shared import retrain_with_shared
+
+    mnist, _ = worker_mnist()
+    reporter = _Reporter(queue_name, stop_name, spec.limit_s)
+    try:
+        network = retrain_with_shared(
+            spec.base, mnist, spec.shared, on_progress=reporter.progress, should_stop=reporter.should_stop
+        )
+    finally:
+        reporter.close()
+    return reporter.mark(network)

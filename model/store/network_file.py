@@ -32,6 +32,8 @@ from model.store.card import ModelCard, card_path
 from model.store.network import Network
 
 SHIPPED = ROOT / "model" / "mnist_ann.keras"
+# A convolutional network shipped beside it, read by `model.reading.cnn`: the second opinion on shared samples.
+SECOND_OPINION = ROOT / "model" / "second_opinion.keras"
 
 
 def shipped_path() -> Path:

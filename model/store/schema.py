@@ -3,7 +3,8 @@
 - `collections`: one per visitor's collection, named by a key made in
   `model.store.collection` (never by what a visitor typed); it keeps its
   number of samples and their bytes, so that a save checks the quota in the
-  same transaction as its insert, at the same cost however full it is.
+  same transaction as its insert, at the same cost however full it is, and
+  since when its visitor shares it with the owner (`model.store.sharing`).
 - `samples`: one row per sample: the 28×28 image the network was given (784
   bytes), its label, the canvas's strokes (JSON text) and when it was made.
 - `rate_events`: one row per limited action (a save, an import, a password
@@ -42,6 +43,8 @@ collections = Table(
     Column("samples", Integer, nullable=False, server_default="0"),
     Column("bytes", Integer, nullable=False, server_default="0"),
     Column("created", String(32), nullable=False),
+    Column("shared_at", String(32), nullable=True),  # shared with the owner since then; NULL: not shared
+    Index("collections_shared", "shared_at"),
 )
 
 samples = Table(
@@ -55,6 +58,7 @@ samples = Table(
     Column("created", String(32), nullable=False),
     Column("bytes", Integer, nullable=False),
     Column("digest", String(32), nullable=False),
+    Column("review", String(8), nullable=True),  # the owner's decision on a shared sample: "removed" or "kept"
     Index("samples_by_collection", "collection_id", "id"),
 )
 
