@@ -10,11 +10,11 @@ app:
 	$(PYTHON) -m pip install -q -r requirements.txt
 	$(PYTHON) -m streamlit run app.py
 
-# Install what the tests need (Python packages; Debian's Chromium, HAProxy and PostgreSQL), lint,
+# Install what the tests need (Python packages; Debian's Chromium, HAProxy, PostgreSQL and OpenSSL), lint,
 # check the layer rules, and run every test (the slow ones included).
 test:
 	$(PYTHON) -m pip install -q -r requirements-dev.txt
-	./scripts/install-debian-packages.sh chromium haproxy postgresql
+	./scripts/install-debian-packages.sh chromium haproxy postgresql openssl
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"

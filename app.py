@@ -26,6 +26,7 @@ from model.store.network import Network
 from ui import keys
 from ui.access import is_owner
 from ui.bars import READING_STYLE
+from ui.guard import admit_page
 from ui.handwriting import forget_sample_total
 from ui.networks import networks_panel
 from ui.owner import owner_panel
@@ -44,6 +45,7 @@ Image.MAX_IMAGE_PIXELS = MAX_DRAWING_SIDE**2
 
 st.set_page_config(page_title="Read my digit", page_icon="✍️", layout="wide")
 one_blas_thread()  # once per server process: no BLAS threads spinning between visitors' strokes
+admit_page()  # past its address's share of open pages, a page says so and stops here
 
 
 def draw_and_predict() -> tuple[Network | None, np.ndarray | None]:

@@ -25,8 +25,16 @@ CLI_LIMITS = Limits(max_layers=8, max_units=4096, max_epochs=200, max_batch_size
 APP_LIMITS = Limits(max_layers=4, max_units=1024, max_epochs=50, max_batch_size=2048)
 
 
+MAX_LAYER_TEXT = 64  # characters of "Hidden layers": room for 8 layers of 4096, nothing a visitor types is longer
+
+
 def parse_layer_sizes(text: str) -> tuple[int, ...]:
-    """ "128, 64" → (128, 64); anything else is a ValueError that says what was expected."""
+    """ "128, 64" → (128, 64); anything else is a ValueError that says what was expected.
+
+    Bounded before it is parsed: a text of megabytes is one sentence, not megabytes of work.
+    """
+    if not isinstance(text, str) or len(text) > MAX_LAYER_TEXT:
+        raise ValueError(f"Hidden layers take at most {MAX_LAYER_TEXT} characters, e.g. 128, 64.")
     words = text.replace(",", " ").split()
     if not words:
         raise ValueError("Give at least one hidden layer size, e.g. 128, 64.")
@@ -55,9 +63,10 @@ class TrainConfig:
         found = []
         if not 1 <= len(self.hidden) <= limits.max_layers:
             found.append(f"Use 1 to {limits.max_layers} hidden layers (got {len(self.hidden)}).")
-        for i, units in enumerate(self.hidden, 1):
-            if not 1 <= units <= limits.max_units:
-                found.append(f"Hidden layer {i} must have 1 to {limits.max_units} units (got {units}).")
+        else:  # at most `max_layers` sentences: a long list of bad layers is the sentence above
+            for i, units in enumerate(self.hidden, 1):
+                if not 1 <= units <= limits.max_units:
+                    found.append(f"Hidden layer {i} must have 1 to {limits.max_units} units (got {units}).")
         for option in OPTIONS:
             value = getattr(self, option.field)
             if option.low is None or isinstance(value, (bool, tuple)):

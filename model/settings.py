@@ -138,14 +138,31 @@ MAX_STROKES_KB = _limit("MAX_STROKES_KB", 64, "kB of a drawing's strokes kept wi
 MAX_UNPACKED_MB = _limit("MAX_UNPACKED_MB", 8, "MB an imported file of samples may unpack to")
 SAVES_PER_MINUTE = _limit("SAVES_PER_MINUTE", 20, "samples one collection may save in a minute")
 IMPORTS_PER_MINUTE = _limit("IMPORTS_PER_MINUTE", 3, "imports into one collection in a minute")
-PASSWORD_TRIES_PER_MINUTE = _limit("PASSWORD_TRIES_PER_MINUTE", 5, "tries of the admin password per address a minute")
+PASSWORD_TRIES_PER_MINUTE = _limit(
+    "PASSWORD_TRIES_PER_MINUTE", 5, "tries of the admin password a page may make a minute"
+)
+PASSWORD_TRIES_PER_ADDRESS = _limit(
+    "PASSWORD_TRIES_PER_ADDRESS", 20, "tries of the admin password from one address (IPv6: its /64) in 10 minutes"
+)
+
+# One address (a class behind one school's address is many visitors: these leave room for 40 of them)
+COLLECTIONS_PER_ADDRESS = _limit("COLLECTIONS_PER_ADDRESS", 100, "new collections from one address in an hour")
+SAVES_PER_ADDRESS = _limit("SAVES_PER_ADDRESS", 1_000, "samples saved from one address in a minute")
+IMPORTS_PER_ADDRESS = _limit("IMPORTS_PER_ADDRESS", 100, "imports from one address in an hour")
+PAGES_PER_ADDRESS = _limit("PAGES_PER_ADDRESS", 60, "pages open at once from one address on one server")
+UPLOAD_MB_PER_ADDRESS = _limit("UPLOAD_MB_PER_ADDRESS", 64, "MB of uploaded files one address's pages hold")
+RUNS_PER_ADDRESS = _limit("RUNS_PER_ADDRESS", 40, "training runs waiting or running for one address")
+
+# Everybody together
+MAX_DATABASE_MB = _limit("MAX_DATABASE_MB", 2_048, "MB of samples the database holds in all; then saving stops")
+UPLOAD_MB_IN_ALL = _limit("UPLOAD_MB_IN_ALL", 256, "MB of uploaded files all pages of a server hold")
 
 # A visitor's networks
 MAX_NETWORKS = _limit("MAX_NETWORKS", 8, "networks one visitor's session holds, the default included")
 MAX_NETWORKS_MB = _limit("MAX_NETWORKS_MB", 64, "MB of weights one visitor's session holds")
 
 # The training queue
-MAX_WAITING = _limit("MAX_WAITING", 12, "runs waiting on the training cluster, all visitors together")
+MAX_WAITING = _limit("MAX_WAITING", 48, "runs waiting on the training cluster, all visitors together")
 MAX_RUN_SECONDS = _limit("MAX_RUN_SECONDS", 300, "seconds of training one run may take before it stops itself")
 ABANDON_AFTER_SECONDS = _limit("ABANDON_AFTER_SECONDS", 30, "seconds without a sign of its visitor before a run stops")
 

@@ -2,18 +2,20 @@
 # Install the Debian packages the tests (and `make serve`) need, where they are missing:
 #   chromium    the browser the end-to-end tests drive (Playwright's own download does not work offline)
 #   haproxy     the reverse proxy in front of the page's replicas (scripts/serve.py)
-#   postgresql  a real database server for the store's tests (bench/postgres.py starts a throw-away one)
-# Usage: scripts/install-debian-packages.sh [PACKAGE ...]   (default: all three)
+#   postgresql  a real database server for the store's tests (testkit/postgres.py starts a throw-away one)
+#   openssl     certificates of the tests' own for a training cluster over TLS (docs/cluster.md)
+# Usage: scripts/install-debian-packages.sh [PACKAGE ...]   (default: all four)
 set -euo pipefail
 
 packages=("$@")
-[ ${#packages[@]} -gt 0 ] || packages=(chromium haproxy postgresql)
+[ ${#packages[@]} -gt 0 ] || packages=(chromium haproxy postgresql openssl)
 
 present() {
   case "$1" in
     chromium) [ -x /usr/bin/chromium ] ;;
     haproxy) command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] ;;
     postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 ;;
+    openssl) command -v openssl >/dev/null 2>&1 ;;
     *) dpkg -s "$1" >/dev/null 2>&1 ;;
   esac
 }

@@ -51,7 +51,7 @@ class InstantService:
     fine-tune test.
     """
 
-    def submit(self, visitor, kind, spec, priority=0, asked=None):
+    def submit(self, visitor, kind, spec, priority=0, asked=None, address="", collection=""):
         from model.jobs.service import Job, Kind
         from model.store.network import Network
 
@@ -508,3 +508,22 @@ def test_a_crafted_review_from_a_visitor_who_is_not_the_owner_changes_nothing(ap
 
     AppTest.from_function(forged, args=(sample,), default_timeout=60).run()
     assert shared_pool(database).reviews == [None], "the owner's review is refused to anyone else"
+
+
+def test_one_address_makes_a_bounded_number_of_new_collections(app, monkeypatch, database):
+    """Every page load without ?samples= made a new collection at its first save: three loads, three full
+    collections. New collections now count per address."""
+    from model.store.ratelimit import RateLimit
+
+    monkeypatch.setattr("ui.access.NEW_COLLECTIONS", RateLimit(1, 3600))
+    first = app
+    open_panel(first, "Teach it your handwriting")
+    [toggle] = [t for t in first.main.toggle if t.label == "Share my samples with the owner"]
+    toggle.set_value(True).run()  # makes this page's collection
+    assert "samples" in first.query_params
+    second = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    open_panel(second, "Teach it your handwriting")
+    [toggle] = [t for t in second.main.toggle if t.label == "Share my samples with the owner"]
+    toggle.set_value(True).run()
+    assert "samples" not in second.query_params, "no second collection from the same address"
+    assert any("Too many new collections" in t.proto.body for t in second.get("toast"))

@@ -365,3 +365,138 @@ def test_the_one_dask_internal_used_still_says_what_the_line_needs(training_clus
         job.stop()
     for job in (running, waiting):
         wait(job)
+
+
+def make_certificates(folder: Path) -> dict[str, Path]:
+    """A certificate authority of the test's own and one certificate it signs, for 127.0.0.1 (openssl)."""
+    import subprocess
+
+    ca_key, ca, key, request, cert = (folder / n for n in ("ca.key", "ca.pem", "node.key", "node.csr", "node.pem"))
+    run = lambda *args: subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)  # noqa: E731
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        ca_key,
+        "-out",
+        ca,
+    )
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", request)
+    extensions = folder / "san.cnf"
+    extensions.write_text("subjectAltName = IP:127.0.0.1\n")
+    run("x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "1", "-out", cert,
+        "-extfile", extensions)  # fmt: skip
+    return {"ca": ca, "cert": cert, "key": key}
+
+
+def test_training_on_a_cluster_over_tls_and_nothing_without_its_certificates(tmp_path, tiny_mnist_path):
+    """docs/cluster.md's steps: a scheduler and a worker that speak only TLS, with certificates of one's own."""
+    import socket
+    import subprocess
+
+    from testkit.chromium import free_port
+
+    tls = make_certificates(tmp_path)
+    port = free_port()
+    address = f"tls://127.0.0.1:{port}"
+    flags = ["--tls-ca-file", tls["ca"], "--tls-cert", tls["cert"], "--tls-key", tls["key"]]
+    env = {**os.environ, "MNIST_PATH": str(tiny_mnist_path), "PYTHONPATH": str(ROOT)}
+    env["DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"] = "True"
+    dask = str(Path(sys.executable).with_name("dask"))
+    listen = ["--port", str(port), "--host", "127.0.0.1", "--protocol", "tls", "--no-dashboard"]
+    scheduler = subprocess.Popen([dask, "scheduler", *listen, *map(str, flags)], env=env, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        worker = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard", *map(str, flags)],
+                                  env=env, stderr=subprocess.DEVNULL)  # fmt: skip
+        app = {**env, "DASK_SCHEDULER_ADDRESS": address}
+        app |= {
+            "DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(tls["ca"]),
+            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(tls["cert"]),
+            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(tls["key"]),
+        }
+        out = tmp_path / "net.keras"
+        command = [sys.executable, "train.py", "--hidden", "12", "--epochs", "1", "--out", str(out)]
+        trained = subprocess.run(command, cwd=ROOT, env=app, capture_output=True, text=True, timeout=300)
+        assert trained.returncode == 0, trained.stderr
+        assert f"on the cluster at {address}" in trained.stdout and out.is_file()
+
+        stranger = {k: v for k, v in app.items() if "__TLS__" not in k}  # no certificate: no way in
+        refused = subprocess.run(command, cwd=ROOT, env=stranger, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1
+        assert refused.stderr.strip().splitlines()[-1] == (
+            "train.py: error: Training is unavailable: the training cluster could not be reached or started. "
+            "Drawing works as before."
+        )
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("asked", "listens"),
+    [(None, None), (":8787", "127.0.0.1:8787"), ("8787", "127.0.0.1:8787"), ("0.0.0.0:8787", "0.0.0.0:8787")],
+)
+def test_the_dashboard_listens_on_this_machine_alone_unless_asked(monkeypatch, asked, listens):
+    from model.jobs.cluster import dashboard_address
+
+    if asked is None:
+        monkeypatch.delenv("DASK_DASHBOARD_ADDRESS", raising=False)
+    else:
+        monkeypatch.setenv("DASK_DASHBOARD_ADDRESS", asked)
+    assert dashboard_address() == listens
+
+
+def test_a_workers_exception_reaches_the_log_not_the_visitor(caplog):
+    from model.jobs.service import FAILED, describe_failure
+
+    said = describe_failure(RuntimeError("/srv/secret/path/mnist.npz: permission denied for user app"))
+    assert said == FAILED and "/srv" not in said
+    assert "/srv/secret/path" in caplog.text
+
+
+def test_an_address_gets_its_share_of_the_queue_and_waits_behind_other_addresses(training_cluster):
+    """One client with many pages: 13 pages once locked everyone out of the queue (12 places, one each)."""
+    from model.settings import RUNS_PER_ADDRESS
+
+    queue = JobService(max_waiting=RUNS_PER_ADDRESS + 5)
+    long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
+    griefer = []
+    for n in range(RUNS_PER_ADDRESS):
+        griefer.append(queue.submit(f"griefer-page-{n}", Kind.TRAIN, TrainSpec(long, ""), address="203.0.113.9"))
+    with pytest.raises(QueueRefused, match=f"already has {RUNS_PER_ADDRESS} runs"):
+        queue.submit("griefer-page-more", Kind.TRAIN, TrainSpec(CONFIG, ""), address="203.0.113.9")
+    honest = queue.submit("student", Kind.TRAIN, TrainSpec(CONFIG, ""), address="198.51.100.1")
+    for job in griefer:
+        job.touch()
+    wait(honest, until=lambda job: job.ahead is not None)
+    assert honest.ahead <= 2, f"the honest visitor's first run waits only for the griefer's first: {honest.ahead}"
+    for job in (*griefer, honest):
+        job.stop()
+    for job in (*griefer, honest):
+        wait(job, timeout=120)
+
+
+def test_a_collection_has_one_run_at_a_time_whichever_page_asks(training_cluster):
+    queue = JobService()
+    long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
+    first = queue.submit("page-1", Kind.TRAIN, TrainSpec(long, ""), collection="visitors/abc")
+    with pytest.raises(QueueRefused, match="in another page of yours"):
+        queue.submit("page-2", Kind.TRAIN, TrainSpec(CONFIG, ""), collection="visitors/abc")
+    first.stop()
+    wait(first)

@@ -249,6 +249,23 @@ def test_a_killed_replicas_visitor_goes_on_on_the_other(served, strokes):
         pytest.fail("the killed replica was not started again")
 
 
+def test_the_proxy_keeps_metrics_to_itself_and_a_flood_of_uploads_out(served):
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{served.url}/_stcore/metrics", timeout=5)
+    assert refused.value.code == 403
+    statuses = []
+    for n in range(40):  # PUTs to a made-up session: the replica would answer 400, the proxy first counts them
+        request = urllib.request.Request(f"{served.url}/_stcore/upload_file/nosession/{n}", data=b"x", method="PUT")
+        try:
+            urllib.request.urlopen(request, timeout=5)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+    assert 429 in statuses and statuses.index(429) >= 30, "30 uploads a minute from one source, then 429"
+
+
 def test_serve_stops_at_once_even_while_it_waits_to_restart_a_replica(served):
     """Last in this module: it stops the module's servers. SIGTERM must not wait out the restart's delay."""
     os.kill(served.replica_pid(2), signal.SIGKILL)

@@ -264,3 +264,25 @@ def test_a_database_that_cannot_be_reached_is_a_sentence(tmp_path):
     url = f"postgresql+psycopg://app@/nothing?host={tmp_path}&port=9"
     with pytest.raises(StoreUnavailable, match="cannot be reached|could not open"):
         local_store(url).add(image(), 1)
+
+
+def test_when_the_database_holds_its_limit_in_all_saving_stops_for_everyone_with_a_sentence(database_url):
+    """A griefer's page loads each made a collection of 2,000 samples; now the database as a whole is bounded."""
+    first = SampleStore("visitors/first", url=database_url, max_database_bytes=4 * (784 + 64))
+    for n in range(4):
+        first.add(image(n), n % 10)
+    other = SampleStore("visitors/other", url=database_url, max_database_bytes=4 * (784 + 64))
+    with pytest.raises(SampleError, match="store of samples is full"):
+        other.add(image(9), 1)
+    with pytest.raises(SampleError, match="store of samples is full"):
+        other.import_file(first.export())
+    assert other.used() == (0, 0) and first.used()[0] == 4, "nothing half-saved, nothing lost"
+
+
+def test_a_new_sqlite_database_is_readable_by_this_account_alone(tmp_path):
+    folder = tmp_path / "data"
+    url = f"sqlite:///{folder / 'samples.sqlite3'}"
+    SampleStore("local", url=url).add(image(1), 1)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    for file in folder.iterdir():
+        assert file.stat().st_mode & 0o777 == 0o600, file.name

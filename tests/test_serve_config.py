@@ -25,6 +25,15 @@ def test_the_filled_in_configuration_is_valid_and_sticky(tmp_path):
     assert "server r3 10.0.0.5:8501 check cookie r3" in text
     for needed in ("cookie REPLICA insert", "option forwardfor", "option redispatch", "httpchk GET /_stcore/health"):
         assert needed in text
+    for guard in (
+        "timeout http-request",  # a slow client's headers hold nothing for long
+        "sc_conn_cur(0) gt",  # connections per source
+        "sc_http_req_rate(0) gt",  # requests per source
+        "upload { sc_http_req_rate(1) gt",  # uploads per source
+        "deny_status 403 if { path_beg /_stcore/metrics }",
+        "del-header X-Forwarded-For",  # a client's own word on its address is dropped
+    ):
+        assert guard in text
 
 
 def test_a_configuration_haproxy_refuses_is_a_sentence(tmp_path):

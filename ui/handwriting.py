@@ -14,20 +14,22 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from model.settings import IMPORTS_PER_MINUTE, SAVES_PER_MINUTE
+from model.settings import IMPORTS_PER_ADDRESS, IMPORTS_PER_MINUTE, SAVES_PER_ADDRESS, SAVES_PER_MINUTE
 from model.store.db import StoreUnavailable
 from model.store.network import Network
 from model.store.ratelimit import RateLimit
 from model.store.samples import MAX_STROKES_BYTES, SampleError, SampleStore, strokes_size
 from model.store.sharing import shared_since
 from ui import keys
-from ui.access import TOKEN_PARAM, has_private_link, sample_store, signed_in_email
+from ui.access import TOKEN_PARAM, client_address, has_private_link, over_limit, sample_store, signed_in_email
 from ui.pictures import enlarge
 from ui.session import job_running, mnist_problem
 
 REVIEW = 30  # samples shown for review at once, newest first
 SAVES = RateLimit(SAVES_PER_MINUTE, 60)  # per collection: a person correcting readings makes a few
 IMPORTS = RateLimit(IMPORTS_PER_MINUTE, 60)
+SAVES_BY_ADDRESS = RateLimit(SAVES_PER_ADDRESS, 60)  # a class behind one address saves many
+IMPORTS_BY_ADDRESS = RateLimit(IMPORTS_PER_ADDRESS, 3600)
 NOT_SAVED = "Could not save the sample: {error} Nothing was saved; drawing goes on, try again later."
 
 
@@ -90,9 +92,11 @@ def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
         strokes, note = None, " (the drawing alone: its strokes were too long to keep)"
     try:
         samples = sample_store(create=True)
-        scope = f"saves:{samples.key}"
-        if not SAVES.allow(scope):
-            st.toast(f"That is many samples at once: wait {SAVES.wait(scope):.0f} s before saving another.")
+        wait = over_limit(SAVES, f"saves:{samples.key}") or over_limit(
+            SAVES_BY_ADDRESS, f"saves-by-address:{client_address()}"
+        )
+        if wait:
+            st.toast(f"That is many samples at once: {wait}")
             return
         samples.add(digit_image, label, strokes)
         st.session_state[keys.SAVED_SAMPLE] = (label, digit_image.tobytes(), note)
@@ -197,9 +201,11 @@ def exchange(samples: SampleStore | None) -> None:
         forget_sample_total()
         try:
             target = sample_store(create=True)
-            scope = f"imports:{target.key}"
-            if not IMPORTS.allow(scope):
-                st.error(f"Wait {IMPORTS.wait(scope):.0f} s before importing again.")
+            wait = over_limit(IMPORTS, f"imports:{target.key}") or over_limit(
+                IMPORTS_BY_ADDRESS, f"imports-by-address:{client_address()}"
+            )
+            if wait:
+                st.error(f"That is many imports at once: {wait}")
                 return
             added = target.import_file(upload.getvalue())
             st.success(f"Imported {added} new samples.")
@@ -251,7 +257,7 @@ def change_sharing() -> None:
             if samples is not None:
                 withdraw(samples)
             st.toast("Withdrawn: your samples are left out of every later retrain.")
-    except StoreUnavailable as error:
+    except (SampleError, StoreUnavailable) as error:
         st.toast(f"Nothing changed: {error}")
 
 

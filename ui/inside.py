@@ -67,14 +67,19 @@ def inside_the_network(network: Network, digit_image: np.ndarray | None) -> None
 
 
 def mistakes_of(network: Network, x_test: np.ndarray, y_test: np.ndarray) -> dict:
-    """The network's test-set evaluation and mistakes, computed once per network in this session."""
-    cache = st.session_state.setdefault(keys.MISTAKES, {})
-    key = (network.name, id(network.net))
-    if key not in cache:
-        wrong = misclassified(network.net, x_test, y_test)
-        probabilities = network.net.probabilities_batched(x_test / 255.0)
-        cache[key] = {"wrong": wrong, "evaluation": evaluate(probabilities, y_test)}
-    return cache[key]
+    """The network's test-set evaluation and mistakes: scored once per network in this server process, whoever
+    opens the panel (every visitor's default is one network)."""
+    import hashlib
+
+    fingerprint = hashlib.sha256(b"".join(a.tobytes() for a in network.net.weights())).hexdigest()
+    return _mistakes(fingerprint, network.net, x_test, y_test)
+
+
+@st.cache_resource(show_spinner="Scoring the network on MNIST's test set …", max_entries=16)
+def _mistakes(fingerprint: str, _net, _x_test: np.ndarray, _y_test: np.ndarray) -> dict:
+    wrong = misclassified(_net, _x_test, _y_test)
+    probabilities = _net.probabilities_batched(_x_test / 255.0)
+    return {"wrong": wrong, "evaluation": evaluate(probabilities, _y_test)}
 
 
 def where_it_fails(network: Network) -> None:

@@ -37,7 +37,6 @@ SAVE_MESSAGE = "save_message"  # ("success" | "error", sentence) after a save or
 SAMPLE_TOTAL = "sample_total"  # how many samples the visitor has, counted once per full run
 SAVED_SAMPLE = "saved_sample"  # (label, the drawing's bytes, note) of the last correction saved
 IMPORTED = "imported"  # the file id of the last import, so a rerun does not import it twice
-MISTAKES = "mistakes"  # network name → where it fails on the test set (computed once)
 SHARING = "sharing"  # the "Share my samples with the owner" toggle
 
 # The owner's view of shared handwriting

@@ -16,12 +16,12 @@ from dataclasses import replace
 
 import streamlit as st
 
-from model.config import APP_LIMITS, OPTIONS, SIDEBAR_DEFAULTS, Option, parse_layer_sizes
+from model.config import APP_LIMITS, MAX_LAYER_TEXT, OPTIONS, SIDEBAR_DEFAULTS, Option, parse_layer_sizes
 from model.jobs.cluster import ClusterUnavailable
 from model.jobs.service import Job, Kind, QueueRefused, TrainSpec
 from model.settings import MAX_RUN_SECONDS
 from ui import keys
-from ui.access import visitor_id
+from ui.access import client_address, collection_name, visitor_id
 from ui.session import add_network, job_running, job_service, mnist_problem
 
 # How often a waiting or running job's progress is shown: each refresh costs the browser and the server CPU
@@ -73,7 +73,7 @@ def option_widget(option: Option):
     text = option.help[0].upper() + option.help[1:] + "."
     if isinstance(default, tuple):
         limits = f" Comma-separated: 1 to {APP_LIMITS.max_layers} layers of 1 to {APP_LIMITS.max_units}."
-        return st.text_input(option.label, ", ".join(map(str, default)), help=text + limits)
+        return st.text_input(option.label, ", ".join(map(str, default)), max_chars=MAX_LAYER_TEXT, help=text + limits)
     if isinstance(default, bool):
         return st.checkbox(option.label, value=default, help=text)
     low, high = option.bounds(APP_LIMITS)
@@ -114,7 +114,9 @@ def submit(kind: Kind, spec) -> bool:
     """Queue this visitor's job on the training cluster; say why not if it cannot be (in the sidebar)."""
     asked = st.session_state.pop(keys.ASKED, None)
     try:
-        st.session_state[keys.JOB] = job_service().submit(visitor_id(), kind, spec, asked=asked)
+        st.session_state[keys.JOB] = job_service().submit(
+            visitor_id(), kind, spec, asked=asked, address=client_address(), collection=collection_name()
+        )
         return True
     except (QueueRefused, ClusterUnavailable) as error:
         st.session_state[keys.JOB_REFUSED] = str(error)

@@ -9,7 +9,8 @@ priority (`model.jobs.tasks.lower_priority`): as fast as in-process when
 the page is quiet, out of the way of every stroke when it is not. Two runs
 at once would only slow each other: one slot per worker makes the rest
 queue, in the order they were asked for. The dashboard is off unless
-`DASK_DASHBOARD_ADDRESS` asks for it.
+`DASK_DASHBOARD_ADDRESS` asks for it, and then on 127.0.0.1 unless it names
+another interface.
 
 With `DASK_SCHEDULER_ADDRESS` (Dask's own setting, also read by
 `train.py`), jobs go to that cluster instead: start `dask scheduler` on one
@@ -69,18 +70,28 @@ def get_client():
 
         address = scheduler_address()
         try:
+            if address and address.startswith("tls://") and not tls_configured():
+                raise ValueError("a tls:// scheduler, and no TLS certificates in Dask's settings")
             if address:
                 _client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
             else:
                 _client = Client(local_cluster(), set_as_default=False)
                 atexit.register(close_client)  # the scheduler and workers go when the server does
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, TypeError, ValueError) as error:
             where = f"the training cluster at {address}" if address else "a local training cluster"
+            logging.getLogger("read-my-digit").error("Cannot reach or start %s: %r", where, error)
             raise ClusterUnavailable(
-                f"Training is unavailable: {where} could not be reached or started "
-                f"({type(error).__name__}). Drawing works as before."
+                "Training is unavailable: the training cluster could not be reached or started. "
+                "Drawing works as before."
             ) from None
         return _client
+
+
+def tls_configured() -> bool:
+    """Whether Dask's settings give this process a client certificate (docs/cluster.md: a cluster over TLS)."""
+    from distributed.security import Security
+
+    return Security().get_connection_args("client").get("ssl_context") is not None
 
 
 def local_cluster(n_workers: int | None = None, env: dict | None = None):
@@ -108,11 +119,21 @@ def local_cluster(n_workers: int | None = None, env: dict | None = None):
     return SubprocessCluster(
         n_workers=n_workers,
         threads_per_worker=1,
-        dashboard_address=DASHBOARD_ADDRESS.value(),
+        dashboard_address=dashboard_address(),
         scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES, "preload": lifeline},
         worker_kwargs={"env": env, "preload_nanny": lifeline, "preload": lifeline},
         silence_logs=logging.ERROR,
     )
+
+
+def dashboard_address() -> str | None:
+    """Where a local cluster's dashboard listens: off unless `DASK_DASHBOARD_ADDRESS` asks, and on this machine
+    alone (127.0.0.1) unless it names an interface: a bare port (":8787") would listen on every one."""
+    asked = DASHBOARD_ADDRESS.value()
+    if asked is None:
+        return None
+    host, _, port = asked.rpartition(":")
+    return f"{host or '127.0.0.1'}:{port}" if port.isdigit() else asked
 
 
 def training_env(threads: int) -> dict[str, str]:

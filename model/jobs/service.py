@@ -13,7 +13,12 @@ follows it: progress comes back through a `distributed.Queue` (as
 refresh.
 
 The rules of a shared queue:
-- at most one waiting or running job per visitor;
+- at most one waiting or running job per visitor (their page), and per
+  collection of samples or account (their other pages);
+- at most `RUNS_PER_ADDRESS` waiting or running for one address, and an
+  address's second run waits behind every other address's first, its third
+  behind every second, …: a class behind one school's address trains, and
+  a client that opens many pages gets no more than its share;
 - at most `MAX_WAITING` jobs waiting on the cluster, every server's
   together (a sentence past that);
 - each job knows how many runs are ahead of it;
@@ -43,7 +48,7 @@ from model.config import TrainConfig
 from model.jobs.cluster import JOB_KEY, WAITING_STATES, ClusterUnavailable, get_client, scheduler_line
 from model.jobs.tasks import fine_tune_task, shared_task, train_task
 from model.progress import Progress
-from model.settings import ABANDON_AFTER_SECONDS, MAX_RUN_SECONDS, MAX_WAITING
+from model.settings import ABANDON_AFTER_SECONDS, MAX_RUN_SECONDS, MAX_WAITING, RUNS_PER_ADDRESS
 from model.store.network import Network
 from model.store.sharing import SharedSet
 
@@ -55,9 +60,11 @@ CHART_EVERY_S = 2.0
 # `_order`): a step of 30,000 years keeps every higher priority first.
 EPOCH = 1.7e9  # 2023-11-14, in Unix time: keeps the numbers small
 PRIORITY_STEP = 10**12
+TURN_STEP = 10**9  # an address's next run waits 30 years behind: after every earlier turn of every address
 WARM_UP_PRIORITY = -(10**15)  # below every visitor's job
 POLL_S = 0.25  # how often the server collects a job's progress
 LINE_MAX_AGE_S = 0.5  # how stale the scheduler's line may be when a place is shown
+FAILED = "The run failed on the training worker; the owner finds why in the server's log. Drawing goes on."
 WORKER_LOST = (
     "The training worker stopped unexpectedly (it may have run out of memory); your run was lost. "
     "Press the button again to start a new one."
@@ -119,8 +126,11 @@ class CurvePoint:
 class Job:
     visitor: str
     kind: Kind
-    spec: TrainSpec | FineTuneSpec
+    spec: TrainSpec | FineTuneSpec | SharedSpec
     priority: int = 0
+    address: str = ""  # the visitor's address, as limits count it (IPv6 by its /64)
+    collection: str = ""  # their collection of samples or account, if they have one
+    turn: int = 0  # how many runs of the same address were waiting or running when it was asked for
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     state: str = "waiting"  # waiting → running → done | stopped | failed
     fraction: float = 0.0
@@ -150,8 +160,9 @@ class Job:
 
     @property
     def key(self) -> str:
-        """Its Dask key, which every server recognises as a visitor's job."""
-        return f"{JOB_KEY}{self.kind.name.lower()}-{self.id}"
+        """Its Dask key, which every server recognises as a visitor's job, and reads its address's and
+        collection's digests from (so that their limits hold across servers, and no address is shown)."""
+        return f"{JOB_KEY}{self.kind.name.lower()}-{digest(self.address)}-{digest(self.collection)}-{self.id}"
 
     def touch(self) -> None:
         """The visitor looked at this job (called on every refresh of their page)."""
@@ -209,13 +220,21 @@ class JobService:
         threading.Thread(target=self._watch_abandoned, name="abandoned-jobs", daemon=True).start()
 
     def submit(
-        self, visitor: str, kind: Kind, spec: TrainSpec | FineTuneSpec, priority: int = 0, asked: float | None = None
+        self,
+        visitor: str,
+        kind: Kind,
+        spec: TrainSpec | FineTuneSpec | SharedSpec,
+        priority: int = 0,
+        asked: float | None = None,
+        address: str = "",
+        collection: str = "",
     ) -> Job:
         """Queue a job, or raise `QueueRefused` / `ClusterUnavailable` with a sentence.
 
         `asked` (`time.time()`) is when the visitor asked: visitors who
         click at nearly the same moment reach this service (or another
         server's) in any order, and the one who clicked first runs first.
+        `address` and `collection` are whose runs the limits count.
         """
         if not isinstance(spec, SPECS[kind]):
             raise TypeError(f"A {kind.value} job takes a {SPECS[kind].__name__}, not a {type(spec).__name__}.")
@@ -224,11 +243,18 @@ class JobService:
         self._read_line(client)
         with self.lock:
             self._refuse_a_second(visitor, locked=True)  # the same visitor, clicking twice meanwhile
+            if collection and digest(collection) in self._active(field=2):
+                raise QueueRefused("Your samples already have a run waiting or running (in another page of yours).")
+            turn = self._active(field=1).count(digest(address))
+            if turn >= RUNS_PER_ADDRESS:
+                raise QueueRefused(
+                    f"Your address already has {RUNS_PER_ADDRESS} runs waiting or running; try again when one ends."
+                )
             if self._waiting() >= self.max_waiting:
                 raise QueueRefused(
                     f"The training queue is full ({self.max_waiting} runs waiting). Try again in a minute or two."
                 )
-            job = Job(visitor, kind, spec, priority)
+            job = Job(visitor, kind, spec, priority, address=address, collection=collection, turn=turn)
             if asked is not None:
                 job.asked = asked
             self.jobs.append(job)
@@ -248,6 +274,12 @@ class JobService:
         self.jobs = [j for j in self.jobs if not j.finished]
         if any(j.visitor == visitor for j in self.jobs):
             raise QueueRefused("You already have a run waiting or running: wait for it, or stop it, first.")
+
+    def _active(self, field: int) -> list[str]:
+        """A digest (1: the address's, 2: the collection's) of every job waiting or running, on every server."""
+        keys = {key for key, state, _ in self.line or [] if state == "processing" or state in WAITING_STATES}
+        keys |= {j.key for j in self.jobs if not j.finished}
+        return [key[len(JOB_KEY) :].split("-")[field] for key in keys]
 
     def _read_line(self, client) -> None:
         """The scheduler's line of every server's jobs; the last one read is kept if it cannot be had."""
@@ -360,12 +392,20 @@ class JobService:
 
 
 def _order(job: Job) -> float:
-    """Its Dask priority: higher runs first, then earlier asked."""
-    return job.priority * PRIORITY_STEP - (job.asked - EPOCH)
+    """Its Dask priority: higher runs first, then an address's earlier turns, then earlier asked."""
+    return job.priority * PRIORITY_STEP - job.turn * TURN_STEP - (job.asked - EPOCH)
+
+
+def digest(text: str) -> str:
+    """Eight hex digits standing for an address or a collection in a job's key (which names neither)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def describe_failure(error: BaseException) -> str:
-    """One sentence for a failed job, whatever Dask or the worker raised (the details go to the log)."""
+    """One sentence for a failed job, whatever Dask or the worker raised; the details go to the server's log
+    (a worker's exception can name paths and settings a visitor has no business seeing)."""
     import logging
 
     from distributed.scheduler import KilledWorker
@@ -375,5 +415,4 @@ def describe_failure(error: BaseException) -> str:
     if isinstance(error, ClusterUnavailable):
         return str(error)
     logging.getLogger("read-my-digit").error("A training job failed: %r", error)
-    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return f"{message[:300]}"
+    return FAILED

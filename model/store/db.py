@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 import zlib
 from collections.abc import Iterator
@@ -66,7 +67,7 @@ def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))
         made = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
         event.listen(made, "connect", _sqlite_settings)
         event.listen(made, "begin", _sqlite_begin)
@@ -79,6 +80,24 @@ def _engine(url: str) -> Engine:
     with _upgrade_guard, errors("be opened"):
         upgrade(made)
     return made
+
+
+def private_file(path: Path) -> None:
+    """A SQLite file and its folder readable by this account alone (0600, 0700): visitors' handwriting is in it.
+
+    SQLite gives the write-ahead log and shared-memory files it makes the
+    database file's permissions; ones an earlier version left are narrowed too.
+    """
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+    elif folder == DEFAULT_FILE.parent:
+        folder.chmod(0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists():
+            each.chmod(0o600)
 
 
 def one_at_a_time(db: Connection, what: str) -> None:

@@ -16,7 +16,9 @@ all or nothing.
 
 Bounds: a collection holds at most `MAX_SAMPLES` samples and `MAX_BYTES`
 bytes, strokes at most `MAX_STROKES_BYTES`; an imported file at most
-`MAX_IMPORT_BYTES` unpacked.
+`MAX_IMPORT_BYTES` unpacked; every collection together at most
+`MAX_DATABASE_BYTES` (from the collections' counters, read at most every
+few seconds, so a save costs the same however many samples there are).
 """
 
 from __future__ import annotations
@@ -33,13 +35,18 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from model.settings import MAX_COLLECTION_MB, MAX_SAMPLES, MAX_STROKES_KB, MAX_UNPACKED_MB
+from model.settings import MAX_COLLECTION_MB, MAX_DATABASE_MB, MAX_SAMPLES, MAX_STROKES_KB, MAX_UNPACKED_MB
 from model.store.db import reading, transaction
 from model.store.schema import collections, samples
 
 MAX_BYTES = MAX_COLLECTION_MB << 20  # per collection: images and strokes as stored
 MAX_STROKES_BYTES = MAX_STROKES_KB << 10  # a drawn digit's JSON is 2-20 kB; a minute of scribbling, ~60 kB
 MAX_IMPORT_BYTES = MAX_UNPACKED_MB << 20  # unpacked members of one imported file, all together
+MAX_DATABASE_BYTES = MAX_DATABASE_MB << 20  # every collection's samples together
+FULL = (
+    "The server's store of samples is full, so nothing was saved. Drawing and training go on; the owner can make "
+    "room or raise READMYDIGIT_MAX_DATABASE_MB."
+)
 ID_PATTERN = re.compile(r"[0-9]{8}T[0-9]{12}-[0-9a-f]{10}")
 
 
@@ -77,9 +84,16 @@ def validate_image(image) -> np.ndarray:
 class SampleStore:
     """The samples of the collection `key` in the database at `url` (default: `model.store.db.database_url()`)."""
 
-    def __init__(self, key: str, max_samples: int = MAX_SAMPLES, max_bytes: int = MAX_BYTES, url: str | None = None):
+    def __init__(
+        self,
+        key: str,
+        max_samples: int = MAX_SAMPLES,
+        max_bytes: int = MAX_BYTES,
+        url: str | None = None,
+        max_database_bytes: int = MAX_DATABASE_BYTES,
+    ):
         self.key, self.url = key, url
-        self.max_samples, self.max_bytes = max_samples, max_bytes
+        self.max_samples, self.max_bytes, self.max_database_bytes = max_samples, max_bytes, max_database_bytes
 
     # -- writing
 
@@ -232,6 +246,8 @@ class SampleStore:
             return
         rows = [as_row(sample) for sample in new]
         size = sum(row["bytes"] for row in rows)
+        if database_bytes(db, self.url) + size > self.max_database_bytes:  # the disk every visitor shares
+            raise SampleError(FULL)
         owner = self._id(db)
         if owner is None:  # its first sample; another server may be making it at this very moment
             db.execute(collection_insert(db).values(key=self.key, created=_now()).on_conflict_do_nothing())
@@ -256,6 +272,26 @@ class SampleStore:
                 f"A collection holds at most {self.max_bytes >> 20} MB of samples; this one is full. Delete some first."
             )
         db.execute(insert(samples), [{**row, "collection_id": owner} for row in rows])
+        read_at, held = _held.get(str(self.url), (0.0, 0))
+        _held[str(self.url)] = (read_at, held + size)  # what this save adds, until the next reading
+
+
+# The samples' bytes in the whole database, as last read (per database URL): (when, bytes). Reading them is a
+# sum over every collection, so a save reads it at most every `HELD_MAX_AGE_S` and adds its own meanwhile; the
+# limit in all may be passed by what a few seconds of saves add, and no more.
+HELD_MAX_AGE_S = 10.0
+_held: dict[str, tuple[float, int]] = {}
+
+
+def database_bytes(db: Connection, url: str | None) -> int:
+    """The bytes of every collection's samples together, read at most every `HELD_MAX_AGE_S`."""
+    import time
+
+    read_at, held = _held.get(str(url), (0.0, 0))
+    if time.monotonic() - read_at > HELD_MAX_AGE_S:
+        held = db.execute(select(func.coalesce(func.sum(collections.c.bytes), 0))).scalar()
+        _held[str(url)] = (time.monotonic(), held)
+    return held
 
 
 def read_sample_file(data: bytes, max_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
