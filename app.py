@@ -28,6 +28,7 @@ from ui.access import is_owner
 from ui.bars import READING_STYLE
 from ui.guard import admit_page
 from ui.handwriting import forget_sample_total
+from ui.layout import CLEAR_KEY, INTRODUCTION, PAGE_LAYOUT
 from ui.networks import networks_panel
 from ui.owner import owner_panel
 from ui.session import active_network, freeze_what_is_loaded, open_database, warm_cluster
@@ -60,7 +61,7 @@ def draw_and_predict() -> tuple[Network | None, np.ndarray | None]:
             height=CANVAS_SIDE,
             drawing_mode="freedraw",
             return_image_data=True,
-            key=keys.CANVAS,
+            key=canvas_key(),
         )
     network = active_network()  # after the canvas: the visitor can start drawing while it loads
     with result_column:
@@ -86,6 +87,16 @@ def draw_and_predict() -> tuple[Network | None, np.ndarray | None]:
 
         correction(digit_image, canvas.json_data)
     return network, digit_image
+
+
+def canvas_key() -> str:
+    """The canvas's key: a new one is a new, empty canvas (the page's own Clear, for screens without hover)."""
+    cleared = st.session_state.get(keys.CLEARED, 0)
+    return keys.CANVAS if not cleared else f"{keys.CANVAS}-{cleared}"
+
+
+def clear_canvas() -> None:
+    st.session_state[keys.CLEARED] = st.session_state.get(keys.CLEARED, 0) + 1
 
 
 def show_prediction(probabilities: np.ndarray, digit_image: np.ndarray) -> None:
@@ -129,7 +140,8 @@ def explore(network: Network | None, digit_image: np.ndarray | None) -> None:
 @st.fragment
 def reading() -> None:
     """A stroke reruns only this part of the page (canvas, prediction, panels), not the sidebar."""
-    explore(*draw_and_predict())
+    with st.container(key="reading"):  # `ui.layout` places it on a phone
+        explore(*draw_and_predict())
 
 
 def sidebar() -> None:
@@ -146,11 +158,9 @@ forget_sample_total()  # a full run counts the visitor's samples again (a stroke
 # neither reruns nor sends it again: the title, the brush, "Look closer", the bars' style.
 sidebar_title()  # first: the sidebar's arrival would move the canvas under a visitor's pen
 st.title("✍️ Read my digit")
-st.write(  # the canvas's own toolbar (undo, redo, clear) appears just above it on hover
-    "Draw a digit: a neural network trained on MNIST reads it as you draw. "
-    "Train your own network in the sidebar and compare. Undo, redo and clear: hover over the box, top right."
-)
-brush_column, explore_column = st.columns([1, 1.35], gap="large")  # above the canvas and the reading
+st.markdown(INTRODUCTION, unsafe_allow_html=True)  # the page's own words, its spans styled by `ui.layout`
+controls = st.container(key="controls")  # above the canvas; on a phone, under the reading, near the thumb
+brush_column, explore_column = controls.columns([1, 1.35], gap="large")
 brush_column.slider(
     "Brush width",
     6,
@@ -160,13 +170,14 @@ brush_column.slider(
     width=CANVAS_SIDE,
     help="About 18 px gives strokes as thick as MNIST's for a digit that fills the box.",
 )
+brush_column.button("Clear the box", key=CLEAR_KEY, on_click=clear_canvas, icon=":material/delete:")
 explore_column.segmented_control(
     "Look closer",
     EXPLORE + ([OWNERS_EXPLORE] if is_owner() else []),
     key=keys.EXPLORE,
     help="Opens a panel under the drawing; nothing is computed until you open one.",
 )
-st.html(READING_STYLE)
+st.html(READING_STYLE + PAGE_LAYOUT)
 reading()
 open_database()  # once per server process, after the canvas is up: open the database, import the old folders
 sidebar()

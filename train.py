@@ -120,6 +120,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="with --teacher: the share of the loss on the teacher's answers (default: 0.7)",
     )
     add(
+        "--start",
+        metavar="PATH",
+        default=None,
+        help="train on from this network (.keras, with its card) instead of new weights: its hidden sizes must "
+        "be --hidden's; the card names it, and the command that made it",
+    )
+    add(
         "--out",
         metavar="PATH",
         default="model/mnist_ann.keras",
@@ -157,6 +164,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                 f"--out {args.out} is the network this repository ships, and {', '.join(unshippable)} may not "
                 "teach it (their licences do not allow passing on what is learnt); write elsewhere, or use "
                 f"--real-sources {' '.join(SHIPPABLE_SOURCES)}."
+            )
+    if args.start is not None:
+        from model.reading.network import ModelFileError
+        from model.store.network_file import read_network_file
+
+        try:
+            args.start_network = read_network_file(args.start)
+        except ModelFileError as error:
+            parser.error(f"--start: {error}")
+        if args.start_network.net.hidden != args.config.hidden:
+            parser.error(
+                f"--start {args.start} has hidden layers {' '.join(map(str, args.start_network.net.hidden))}, "
+                f"not --hidden {' '.join(map(str, args.config.hidden))}."
             )
     if args.teacher is not None:
         from model.training.extras.distill import Distillation
@@ -251,10 +271,11 @@ def train_on_cluster(args) -> int:
     from model.jobs.cluster import ClusterUnavailable, scheduler_address
     from model.jobs.service import JobService, Kind, TrainSpec
 
-    if args.data or args.extra or args.extra_real or args.teacher:
+    if args.data or args.extra or args.extra_real or args.teacher or args.start:
         print(
             "train.py: error: with DASK_SCHEDULER_ADDRESS set, the workers read their own MNIST_PATH: "
-            "--data, --extra, --extra-real and --teacher work only without it (unset DASK_SCHEDULER_ADDRESS).",
+            "--data, --extra, --extra-real, --teacher and --start work only without it (unset "
+            "DASK_SCHEDULER_ADDRESS).",
             file=sys.stderr,
         )
         return 2
@@ -411,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     if teacher:
         distil = ["--temperature", repr(args.temperature), "--teacher-share", repr(args.teacher_share)]
         command += " " + shlex.join(["--teacher", *args.teacher, *distil])
+    if args.start:
+        command += " " + shlex.join(["--start", args.start])
     print(f"Training {config.hidden} on {len(mnist[0][0])} images for {config.epochs} epochs …", flush=True)
     started = time.perf_counter()
     try:
@@ -422,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
             on_progress=print_progress,
             extra=real,
             teacher=teacher,
+            start=args.start_network if args.start else None,
         )
         card = network.card
         if extra:

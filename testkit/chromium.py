@@ -90,6 +90,40 @@ def draw(page, strokes, box: dict | None = None, scale: float = 1.0) -> None:
         page.mouse.up()
 
 
+PHONES = {  # CSS pixels, as Chromium's device emulation has them: a phone held upright
+    "412×915": {"viewport": {"width": 412, "height": 915}, "device_scale_factor": 2.625},
+    "360×740": {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 3},
+}
+
+
+def phone_context(browser, size: str = "412×915"):
+    """A browser context as a phone: its size and density, touch and no mouse, a phone's user agent."""
+    return browser.new_context(
+        **PHONES[size],
+        is_mobile=True,
+        has_touch=True,
+        user_agent="Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0 Mobile Safari/537.36",
+    )
+
+
+def draw_by_touch(page, strokes, box: dict | None = None) -> None:
+    """Draw polylines (in 280×280 canvas pixels) with a finger: touch start, moves, end (Chromium's own events)."""
+    box = box or canvas_box(page)
+    session = page.context.new_cdp_session(page)
+    for stroke in strokes:
+        points = []
+        for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+            points += [(x0 + (x1 - x0) * t / 8, y0 + (y1 - y0) * t / 8) for t in range(8)]
+        points.append(stroke[-1])
+        for n, (x, y) in enumerate(points):
+            kind = "touchStart" if n == 0 else "touchMove"
+            touch = {"x": box["x"] + x, "y": box["y"] + y, "id": 1}
+            session.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [touch]})
+        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    session.detach()
+
+
 def clear_canvas(page) -> None:
     page.locator("canvas.upper-canvas").first.hover()
     page.get_by_role("button", name="Reset canvas & history").click()

@@ -10,6 +10,7 @@ from testkit.chromium import (
     canvas_box,
     clear_canvas,
     draw,
+    draw_by_touch,
     invitation,
     launch_chromium,
     prediction,
@@ -274,3 +275,52 @@ def test_a_class_shares_the_owner_retrains_and_everyone_meets_the_new_default(br
     assert "of 1 contributors" in learnt, "the withdrawn visitor's samples are left out"
     for page in (visitor, owner, newcomer):
         page.context.close()
+
+
+MAIN = "document.querySelector('[data-testid=stMain]')"  # the page's own scroll container
+
+
+def inside_viewport(page, locator) -> bool:
+    box = locator.bounding_box()
+    height = page.viewport_size["height"]
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+@pytest.mark.parametrize("size", ["412×915", "360×740"])
+def test_on_a_phone_the_answer_is_on_the_same_screen_as_the_drawing(browser, app_url, size):
+    from testkit.chromium import phone_context
+
+    context = phone_context(browser, size)
+    page = context.new_page()
+    page.goto(app_url)
+    canvas = canvas_box(page)
+    main = page.locator("[data-testid=stMain]")
+    expect(page.get_by_text("Clear the box with the button under the drawing")).to_be_visible()
+    expect(page.get_by_text("hover over the box")).to_be_hidden()  # a phone cannot hover
+    assert canvas["y"] >= 0 and canvas["y"] + canvas["height"] <= page.viewport_size["height"], "the canvas in view"
+    for digit in (1, 0, 7, 4):
+        scrolled = page.evaluate(f"() => {MAIN}.scrollTop")
+        draw_by_touch(page, DRAWINGS[digit], canvas)
+        expect(prediction(page)).to_have_text(str(digit), timeout=15_000)
+        wait_idle(page)
+        assert page.evaluate(f"() => {MAIN}.scrollTop") == scrolled, "the page did not scroll under the finger"
+        assert inside_viewport(page, prediction(page)), "the prediction is on the screen"
+        bars = page.get_by_test_id("stMain").locator(".probability-bars")
+        assert inside_viewport(page, bars), "and all ten bars, without scrolling"
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= page.viewport_size["width"]
+        assert page.evaluate(f"() => {MAIN}.scrollWidth <= {MAIN}.clientWidth"), "no horizontal scroll"
+        page.get_by_role("button", name="Clear the box").tap()
+        expect(invitation(page)).to_be_visible(timeout=10_000)
+        wait_idle(page)
+        canvas = canvas_box(page)
+    preview = page.get_by_alt_text("The 28×28 image the network reads")
+    expect(main).to_be_visible()
+    draw_by_touch(page, DRAWINGS[7], canvas)
+    expect(preview).to_be_visible(timeout=15_000)  # reachable: on the page, by scrolling if need be
+    for panel in ("Inside the network", "Where it fails", "Teach it your handwriting"):
+        page.get_by_role("radio", name=panel).tap()
+        wait_idle(page)
+        assert page.evaluate(f"() => {MAIN}.scrollWidth <= {MAIN}.clientWidth"), f"{panel}: no horizontal scroll"
+    if size == "412×915":
+        page.screenshot(path=ARTIFACTS / "phone.png")
+    context.close()

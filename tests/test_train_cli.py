@@ -174,3 +174,16 @@ def test_publish_makes_the_network_the_apps_default_and_without_it_the_default_i
     assert "Published it as the app's default" in result.stdout
     network, problem = current_default(url)
     assert problem is None and network.net.hidden == (12,) and version(url) != 0
+
+
+def test_a_run_can_train_on_from_another_network_and_its_card_says_which(tiny_mnist_path, tmp_path):
+    first, second = tmp_path / "first.keras", tmp_path / "second.keras"
+    result = run("--hidden", "12", "--epochs", "1", "--out", first, env_mnist=tiny_mnist_path)
+    assert result.returncode == 0, result.stderr
+    result = run("--hidden", "12", "--epochs", "1", "--start", first, "--out", second, env_mnist=tiny_mnist_path)
+    assert result.returncode == 0, result.stderr
+    base = json.loads(first.with_suffix(".json").read_text())
+    card = json.loads(second.with_suffix(".json").read_text())
+    assert card["data"]["start"] == {"sha256": base["model_sha256"], "command": base["command"]}
+    assert "--start" in card["command"].split() and base["command"] in card["notes"]["trained_on"]
+    assert card["test"]["accuracy"] != base["test"]["accuracy"] or card["model_sha256"] != base["model_sha256"]

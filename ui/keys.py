@@ -7,6 +7,7 @@ the page use one key for two things.
 
 # Widgets (their values live under their keys)
 CANVAS = "canvas"  # the drawing canvas
+CLEARED = "cleared"  # how many times the page's own Clear emptied the canvas (its key changes with it)
 BRUSH = "brush"  # the brush-width slider
 EXPLORE = "explore"  # which "Look closer" panel is open
 CORRECT = "correct"  # the digit a visitor says their drawing is

@@ -60,18 +60,22 @@ def fit_network(
     should_stop: Callable[[], bool] | None = None,
     extra: RealExtra | None = None,
     teacher: Teacher | None = None,
+    start: Network | None = None,
 ) -> tuple[keras.Model, Network]:
     """Build and train a network as `config` says on `mnist` ((x_train, y_train), (x_test, y_test)), score it
     on the test set and write its card; return the Keras model (to save it) and the `Network`.
 
     `data_info` (source, sha256) and `command` (how to repeat the run) go
     into the card as they are. `extra` adds real writers' digits to the
-    training part, `teacher` distils a stronger network into this one; the
-    card's data and notes say which.
+    training part, `teacher` distils a stronger network into this one,
+    `start` trains from that network's weights instead of new ones (a run
+    that continues another); the card's data and notes say which.
     """
     (x_train, y_train), (x_test, y_test) = mnist
     keras.utils.set_random_seed(config.seed)  # the initial weights depend on it
-    model = build_ann(config.hidden, dropout=config.dropout)
+    if start is not None and start.net.hidden != tuple(config.hidden):
+        raise ValueError(f"The network to start from has hidden layers {start.net.hidden}, not {config.hidden}.")
+    model = build_ann(config.hidden, dropout=config.dropout) if start is None else to_keras(start.net, config.dropout)
     started = time.perf_counter()
     history = train(
         model,
@@ -101,6 +105,9 @@ def fit_network(
     if teacher:
         data["teacher"] = teacher.info()
         words.append(teacher.in_words(data["teacher"]))
+    if start is not None:
+        data["start"] = {"sha256": start.card.model_sha256, "command": start.card.command}
+        words.append(f"trained on from the network made by `{start.card.command}` (sha256 {start.card.model_sha256})")
     card = make_card(config, net.parameter_count, test, history, seconds, data, command)
     if words:
         trained_on = card.notes.get("trained_on", "").rstrip(".")
