@@ -157,6 +157,7 @@ def main(argv=None) -> int:
     try:
         judge = load_judge(args.real_writers)
         real_inputs, real_labels, real_writers = judge_inputs(judge.digits)
+        unipen_inputs, unipen_labels, _ = judge_inputs(judge.unipen)
         ardis_inputs = judge.ardis_x.astype(np.float32) / 255.0
     except RealWritersUnavailable as error:
         judge = None
@@ -193,16 +194,20 @@ def main(argv=None) -> int:
         }
         weakest = min(each_style, key=lambda pair: pair[1])
         drawn_digit, drawn_low = weakest_digit(app)
-        real_cells, real_words = ["not prepared"] * 3, ""
+        real_cells, real_words = ["not prepared"] * 5, ""
         if judge is not None:
             real = evaluate(read_all(net, real_inputs), real_labels)
             reads = read_all(net, real_inputs).argmax(axis=1)
             by_writer = [(reads[real_writers == w] == real_labels[real_writers == w]).mean() for w in set(real_writers)]
             ardis = evaluate(read_all(net, ardis_inputs), judge.ardis_y)
+            unipen = evaluate(read_all(net, unipen_inputs), unipen_labels)
             real_digit, real_low = weakest_digit(real)
+            unipen_digit, unipen_low = weakest_digit(unipen)
             real_cells = [
                 f"**{real.accuracy:.2%}** ({app_errors(real)} wrong)",
                 f"{real_low:.1%} ({real_digit})",
+                f"**{unipen.accuracy:.2%}** ({app_errors(unipen)} wrong)",
+                f"{unipen_low:.1%} ({unipen_digit})",
                 f"{ardis.accuracy:.2%}",
             ]
             real_words = (
@@ -212,7 +217,9 @@ def main(argv=None) -> int:
                 f"writers all read right {sum(a == 1 for a in by_writer)} of {len(by_writer)}, "
                 f"the weakest writer {min(by_writer):.0%}. ARDIS test: per digit "
                 + " ".join(f"{d}: {a:.0%}" for d, a in enumerate(ardis.per_class_accuracy))
-                + f"; confusions {confusion_words(ardis)}."
+                + f"; confusions {confusion_words(ardis)}. UNIPEN judge: per digit "
+                + " ".join(f"{d}: {a:.1%}" for d, a in enumerate(unipen.per_class_accuracy))
+                + f"; confusions {confusion_words(unipen, 10) or 'none'}."
             )
         rows.append(
             [
@@ -260,7 +267,9 @@ def main(argv=None) -> int:
                     f" Real writers it never trained on (bench/real_writers.py: {len(real_labels):,} digits by "
                     f"{judge.writers} DigiLeTs writers drawn on the canvas): {real.accuracy:.1%}, its weakest digit "
                     f"the {real_digit} at {real_low:.1%}; its mistakes there: "
-                    f"{confusion_words(real, 6).replace('→', ' read as ')}. ARDIS test: {ardis.accuracy:.1%}."
+                    f"{confusion_words(real, 6).replace('→', ' read as ')}. UNIPEN's judge writers: "
+                    f"{unipen.accuracy:.1%}, its weakest digit the {unipen_digit} at {unipen_low:.1%}. "
+                    f"ARDIS test: {ardis.accuracy:.1%}."
                 )
             note_card(path, misreads)
         print(
@@ -302,8 +311,9 @@ def main(argv=None) -> int:
                 "templates, its hand model (size, slant, rotation, wobble), or any MNIST test digit: the "
                 "training code cannot import `bench/`, and the styles here are one author's templates "
                 "drawn through a different hand. A network trained with `--extra-real` sees other real "
-                "writers (model/training/extras/real.py: the DigiLeTs writers not in the judge, ARDIS's training "
-                "split, HwD-1000), never the judge's writers, whose file the training code refuses.",
+                "writers (model/training/extras/real.py: UNIPEN's writers not in its judge, and, for a network "
+                "not shipped, the DigiLeTs writers not in the judge and ARDIS's training split; HwD-1000), never "
+                "the judges' writers, whose file the training code refuses.",
                 table(
                     [
                         "network",
@@ -313,6 +323,8 @@ def main(argv=None) -> int:
                         "writing styles: app path",
                         "weakest style",
                         "real writers (DigiLeTs judge)",
+                        "weakest digit",
+                        "UNIPEN judge",
                         "weakest digit",
                         "ARDIS test",
                         f"first {args.brush_count:,} drawings, brush " + " / ".join(BRUSHES),

@@ -1,4 +1,4 @@
-"""The judge of legibility: a small CNN that says whether drawings are still the digits they claim to be.
+"""The judge of legibility and the second opinion on shared samples: a small CNN (model/second_opinion.keras).
 
 A benchmark that feeds a network drawings nobody can read measures nothing.
 The drawn-digit benchmark (bench/drawn_digits.py) redraws MNIST **test**
@@ -6,19 +6,19 @@ digits; whether its drawings stayed legible is a question for a reader
 stronger than the networks it measures and trained on none of its drawings:
 a convolutional network (`model.training.extras.cnn`) trained on MNIST's training
 split, with the project's distortions and redrawn digits
-(`model.training.extras.styles`), never on anything in `bench/`.
+(`model.training.extras.styles`) and, with `--extra-real`, the real training
+writers whose licence allows shipping what it learns (UNIPEN, HwD-1000),
+never on anything in `bench/`. The same network is the page's second
+opinion on the labels of shared handwriting (`model.reading.flags`).
 
-    python -m bench.judge train [--epochs 30] [--redraw 40000] [--extra-real DIR] [--out artifacts/judge.keras]
-    python -m bench.judge score [--model artifacts/judge.keras] [--count 3000]
+    python -m bench.judge train [--epochs 30] [--redraw 40000] [--extra-real DIR] [--out model/second_opinion.keras]
+    python -m bench.judge score [--model model/second_opinion.keras] [--count 3000]
 
-`train` needs TensorFlow and writes the network and a JSON card beside it
-(with `--extra-real`, the same network also learns the real training
-writers of `model.training.extras.real`: a teacher to distil, `train.py --teacher`);
-`score` reads the network in NumPy (`NumpyCNN`, no TensorFlow) and reports
-how many of the drawn digits it reads right, per digit, with its mistakes.
-No judge is committed: `train` makes one in artifacts/ (git-ignored), and
-tests/test_distill.py checks that NumPy reads a CNN of this kind as Keras
-does.
+`train` needs TensorFlow and writes the network and a JSON card beside it;
+`score` reads the network in NumPy (`model.reading.cnn.NumpyCNN`, no
+TensorFlow) and reports how many of the drawn digits it reads right, per
+digit, with its mistakes. tests/test_distill.py checks that NumPy reads a
+CNN of this kind as Keras does.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 
 from model.reading.cnn import NumpyCNN
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "artifacts" / "judge.keras"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "model" / "second_opinion.keras"  # the one shipped
 EPOCHS, REDRAW, DROPOUT = 30, 40_000, 0.3
 
 
@@ -51,8 +51,10 @@ def train_judge(args) -> int:
     if args.extra_real:
         from model.training.extras.real import real_training_digits
 
-        *extra, real_info = real_training_digits(args.extra_real, args.real_renderings, args.seed)
-        print(f"Adding {len(extra[1]):,} real writers' digits (a teacher, then, not the judge).", flush=True)
+        *extra, real_info = real_training_digits(
+            args.extra_real, args.real_renderings, args.seed, tuple(args.real_sources)
+        )
+        print(f"Adding {len(extra[1]):,} real writers' digits ({', '.join(args.real_sources)}).", flush=True)
     model = load_model(args.init) if args.init else build_cnn(dropout=DROPOUT)
     started = time.perf_counter()
 
@@ -83,7 +85,8 @@ def train_judge(args) -> int:
     atomic_write_bytes(args.out, keras_bytes(model))
     test = evaluate(NumpyCNN.load(args.out).probabilities(x_test.astype(np.float32) / 255.0), y_test)
     card = {
-        "kind": "the legibility judge of bench/judge.py (model/training/extras/cnn.py)",
+        "kind": "a convolutional network (model/training/extras/cnn.py): the legibility judge of bench/judge.py and "
+        "the second opinion on shared samples (model/reading/flags.py)",
         "command": "python -m bench.judge train " + " ".join(sys.argv[2:]),
         "epochs": args.epochs,
         "init": args.init,
@@ -147,10 +150,17 @@ def main(argv=None) -> int:
     fit.add_argument(
         "--extra-real",
         metavar="PATH",
-        help="also train on the real training writers (data/real_writers): a teacher for distillation, "
-        "no longer a judge of MNIST drawings alone",
+        help="also train on the real training writers (data/real_writers): a stronger second opinion on "
+        "shared samples' labels and teacher for distillation; it still never sees this benchmark's drawings",
     )
     fit.add_argument("--real-renderings", type=int, default=6)
+    fit.add_argument(
+        "--real-sources",
+        nargs="+",
+        default=["unipen", "hwd"],
+        choices=["unipen", "digilets", "ardis", "hwd"],
+        help="with --extra-real: which parts (default: those whose licence allows shipping the network)",
+    )
     fit.add_argument("--init", metavar="PATH", help="go on training this CNN (.keras) instead of a new one")
     fit.add_argument("--learning-rate", type=float, default=1e-3)
     fit.add_argument("--data", default=None, help="mnist.npz (default: $MNIST_PATH)")

@@ -151,17 +151,39 @@ def widget_id(element) -> tuple[str, str] | None:
     return (kind, wid) if wid else None
 
 
+class _FromSource(urllib.request.HTTPHandler):
+    """urllib's HTTP, connecting from a given local address."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
+    def http_open(self, request):
+        import functools
+        import http.client
+
+        return self.do_open(functools.partial(http.client.HTTPConnection, source_address=(self.source, 0)), request)
+
+
 class Session:
     """One visitor's connection to a Streamlit page at `url` (e.g. `http://127.0.0.1:8501/?samples=…`)."""
 
-    def __init__(self, url: str, timeout_s: float = 15.0):
+    def __init__(self, url: str, timeout_s: float = 15.0, source: str | None = None, forwarded_for: str | None = None):
+        """`source`: the local address to connect from (127.x.y.z: another visitor's address on loopback);
+        `forwarded_for`: an X-Forwarded-For to send, as a proxy in front would."""
         parts = urllib.parse.urlsplit(url)
         self.base = f"{parts.scheme}://{parts.netloc}"
         self.path = parts.path.rstrip("/")
         self.query = parts.query
         self.timeout_s = timeout_s
+        self.source = source
+        self.headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
         self.cookies = http.cookiejar.CookieJar()
-        self.http = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+        handlers = [urllib.request.HTTPCookieProcessor(self.cookies)]
+        if source:
+            handlers.append(_FromSource(source))
+        self.http = urllib.request.build_opener(*handlers)
+        self.http.addheaders = list(self.headers.items())
         self.ws: websocket.WebSocket | None = None
         self.page_script_hash = ""
         self.widgets: dict[str, Widget] = {}
@@ -204,12 +226,24 @@ class Session:
                 subprotocols=["streamlit", token, *([resume] if resume else [])],
                 origin=self.base,
                 cookie=cookie,
+                header=[f"{k}: {v}" for k, v in self.headers.items()],
                 timeout=self.timeout_s,
                 enable_multithread=False,
+                **({"socket": self._socket()} if self.source else {}),
             )
         except (OSError, websocket.WebSocketException) as error:
             raise ProtocolError(f"Could not open the websocket: {error}") from None
         return self.rerun()
+
+    def _socket(self):
+        """A TCP connection to the server from `self.source`, for the websocket to speak over."""
+        import socket
+
+        parts = urllib.parse.urlsplit(self.base)
+        connection = socket.create_connection(
+            (parts.hostname, parts.port or 80), timeout=self.timeout_s, source_address=(self.source, 0)
+        )
+        return connection
 
     def reconnect(self) -> Run:
         """Open a new websocket after the old one was lost, as the page does: same cookies, same URL.

@@ -30,6 +30,7 @@ SAVES = RateLimit(SAVES_PER_MINUTE, 60)  # per collection: a person correcting r
 IMPORTS = RateLimit(IMPORTS_PER_MINUTE, 60)
 SAVES_BY_ADDRESS = RateLimit(SAVES_PER_ADDRESS, 60)  # a class behind one address saves many
 IMPORTS_BY_ADDRESS = RateLimit(IMPORTS_PER_ADDRESS, 3600)
+LIMITS = {"saves": (SAVES, SAVES_BY_ADDRESS), "imports": (IMPORTS, IMPORTS_BY_ADDRESS)}
 NOT_SAVED = "Could not save the sample: {error} Nothing was saved; drawing goes on, try again later."
 
 
@@ -49,6 +50,15 @@ def correction(digit_image: np.ndarray, strokes: dict | None) -> None:
         st.caption(f"Saved as a {saved[0]}{saved[2]}. You have {counted(total, 'sample')}.")
     elif total:
         st.caption(f"You have {counted(total, 'sample')}.")
+
+
+def wait_for(action: str, samples: SampleStore) -> str | None:
+    """Count one more `action` ("saves", "imports") for this collection and this address; past either limit, a
+    sentence on how long to wait (and nothing counted of this one)."""
+    per_collection, per_address = LIMITS[action]
+    return over_limit(per_collection, f"{action}:{samples.key}") or over_limit(
+        per_address, f"{action}-by-address:{client_address()}"
+    )
 
 
 def counted(n: int, noun: str) -> str:
@@ -92,9 +102,7 @@ def save_correction(digit_image: np.ndarray, strokes: dict | None) -> None:
         strokes, note = None, " (the drawing alone: its strokes were too long to keep)"
     try:
         samples = sample_store(create=True)
-        wait = over_limit(SAVES, f"saves:{samples.key}") or over_limit(
-            SAVES_BY_ADDRESS, f"saves-by-address:{client_address()}"
-        )
+        wait = wait_for("saves", samples)
         if wait:
             st.toast(f"That is many samples at once: {wait}")
             return
@@ -201,9 +209,7 @@ def exchange(samples: SampleStore | None) -> None:
         forget_sample_total()
         try:
             target = sample_store(create=True)
-            wait = over_limit(IMPORTS, f"imports:{target.key}") or over_limit(
-                IMPORTS_BY_ADDRESS, f"imports-by-address:{client_address()}"
-            )
+            wait = wait_for("imports", target)
             if wait:
                 st.error(f"That is many imports at once: {wait}")
                 return
