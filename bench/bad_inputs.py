@@ -187,6 +187,13 @@ def rows(rig: Rig) -> list[dict]:
         ("sample: delete an id that is a path", "", lambda: store.delete("../../model/net")),
         ("sample: read an id that is SQL", "", lambda: store.load("x' OR '1'='1")),
         ("sample: the disk is full while saving", "", lambda: disk_full(rig)),
+        (
+            "sample: the database holds its limit in all (READMYDIGIT_MAX_DATABASE_MB)",
+            "",
+            lambda: SampleStore("visitors/another", url=rig.url, max_database_bytes=1).add(image(11), 1),
+        ),
+        ("training: 3.9 MB of hidden layers", "3.9 MiB", layer_flood),
+        ("training: 10,000 hidden layers of 0 units", "", lambda: " ".join(too_many_layers())),
         ("sample: the database server cannot be reached", "", lambda: unreachable(rig.home)),
         ("collection: the token '../../etc' in the URL", "", lambda: collection_of("../../etc")),
         ("collection: a guessed token", "", lambda: collection_of("0" * 32)),
@@ -250,6 +257,23 @@ def unreachable(home):
 
     visitor_store(new_token(), f"postgresql+psycopg://app@/none?host={home}&port=9").add(image(13), 1)
     return "saved?"
+
+
+def layer_flood() -> str:
+    """What "Hidden layers" of 3.9 MB gives: refused before it is parsed, in one sentence."""
+    from model.config import parse_layer_sizes
+
+    try:
+        parse_layer_sizes("7, " * 1_300_000)
+    except ValueError as error:
+        return f"one sentence: {error}"
+    return "parsed"
+
+
+def too_many_layers() -> list[str]:
+    from model.config import APP_LIMITS, TrainConfig
+
+    return TrainConfig(hidden=(0,) * 10_000).problems(APP_LIMITS)
 
 
 def tampered_row(rig):

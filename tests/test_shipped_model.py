@@ -61,6 +61,25 @@ def test_it_was_trained_with_augmentation_and_writing_styles(card):
     assert "redrawn" in notes["trained_on"] and notes["still_misreads"], "the card says what it learnt and lacks"
 
 
+def test_it_learnt_only_from_data_whose_licence_allows_shipping_it(card):
+    """MNIST, the project's own synthesis, and real writers' data only where its licence allows passing on what
+    is learnt (model.training.extras.real.SHIPPABLE): never DigiLeTs or ARDIS, which only judge."""
+    from model.training.extras.real import SHIPPABLE
+
+    real = card["data"].get("extra_real")
+    if real:
+        assert real["shippable"] is True and set(real["used"]) <= set(SHIPPABLE), real["used"]
+        for name, source in real["sources"].items():
+            assert source["licence"] and source["sha256"], f"{name}: its licence and sha256 are on the card"
+        assert "UNIPEN" not in real["sources"] or "Guyon" in real["sources"]["UNIPEN"]["attribution"]
+    words = card["notes"]["trained_on"] + card["command"]
+    assert "digilets" not in words.lower() and "ardis" not in words.lower() and "--teacher" not in card["command"]
+    start = card["data"].get("start")
+    if start:  # trained on from another network: that one's recipe is held to the same
+        assert "digilets" not in start["command"] and "ardis" not in start["command"]
+        assert "--real-sources unipen hwd" in start["command"]
+
+
 def test_every_writing_style_is_read_at_97_percent(shipped):
     """The writing-styles benchmark (bench/digit_styles.py) in full: 25 styles × 40 drawings."""
     from bench.digit_styles import PER_STYLE, catalogue, styled_digits

@@ -187,3 +187,29 @@ def test_a_run_can_train_on_from_another_network_and_its_card_says_which(tiny_mn
     assert card["data"]["start"] == {"sha256": base["model_sha256"], "command": base["command"]}
     assert "--start" in card["command"].split() and base["command"] in card["notes"]["trained_on"]
     assert card["test"]["accuracy"] != base["test"]["accuracy"] or card["model_sha256"] != base["model_sha256"]
+
+
+def test_extra_shared_retrains_the_shipped_network_on_what_visitors_shared(tiny_mnist_path, tmp_path, monkeypatch):
+    import numpy as np
+
+    from model.store.collection import new_token, visitor_store
+    from model.store.sharing import share
+
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    monkeypatch.setenv("SAMPLES_DATABASE_URL", url)
+    result = run("--extra", "shared", "--out", tmp_path / "none.keras", env_mnist=tiny_mnist_path)
+    assert result.returncode == 2 and "nobody shares" in result.stderr
+    data = np.load(tiny_mnist_path)
+    for contributor in range(2):  # numbers 1 (trained on) and 2 (held out)
+        store = visitor_store(new_token(), url)
+        for i in range(contributor * 30, contributor * 30 + 30):
+            store.add(data["x_train"][i], int(data["y_train"][i]))
+        share(store)
+    out = tmp_path / "class.keras"
+    result = run("--extra", "shared", "--out", out, env_mnist=tiny_mnist_path)
+    assert result.returncode == 0, result.stderr
+    assert "held-out contributors" in result.stdout and "MNIST test" not in result.stderr
+    card = json.loads(out.with_suffix(".json").read_text())
+    report = card["shared"]
+    assert report["contributors"] == 1 and report["held_out_contributors"] == 1 and report["trained_on"] <= 30
+    assert card["command"].split()[2:4] == ["--extra", "shared"]
