@@ -45,12 +45,8 @@ def pool(parts) -> SharedPool:
 
 def retrained(shared_pool: SharedPool, base, mnist):
     from model.reading.cnn import NumpyCNN
-    from model.reading.network import ModelFileError
 
-    try:
-        second = NumpyCNN.load(SECOND_OPINION)
-    except ModelFileError:
-        second = base.net
+    second = NumpyCNN.load(SECOND_OPINION)  # shipped beside the default: the page's second opinion
     x = shared_pool.images / 255.0
     reasons = flag_reasons(shared_pool.images, shared_pool.labels, base.net.probabilities(x), second.probabilities(x))
     shared = split_pool(shared_pool, reasons, per_contributor=100)

@@ -66,6 +66,7 @@ def test_it_learnt_only_from_data_whose_licence_allows_shipping_it(card):
     is learnt (model.training.extras.real.SHIPPABLE): never DigiLeTs or ARDIS, which only judge."""
     from model.training.extras.real import SHIPPABLE
 
+    assert card["data"]["licence"] == "CC BY-SA 3.0" and "LeCun" in card["data"]["attribution"]
     real = card["data"].get("extra_real")
     if real:
         assert real["shippable"] is True and set(real["used"]) <= set(SHIPPABLE), real["used"]
@@ -109,3 +110,28 @@ def test_reads_at_least_98_percent_of_drawn_digits(shipped, mnist):
         labels.append(label)
     result = evaluate(shipped.probabilities(np.stack(inputs)), np.array(labels))
     assert result.accuracy >= 0.98, f"shipped model reads {result.accuracy:.2%} of {DRAWN_SLICE} drawn digits"
+
+
+SECOND_OPINION = os.path.join(os.path.dirname(__file__), "..", "model", "second_opinion.keras")
+
+
+def test_the_second_opinion_is_a_small_cnn_learnt_from_shippable_data_that_reads_mnist(mnist):
+    """The CNN that flags shared samples (model/reading/flags.py) and judges legibility (bench/judge.py)."""
+    from model.reading.cnn import NumpyCNN
+    from model.training.extras.real import SHIPPABLE
+
+    card = json.loads(card_path(SECOND_OPINION).read_text())
+    assert os.path.getsize(SECOND_OPINION) < 5 * 1024 * 1024
+    assert card["data"]["licence"] == "CC BY-SA 3.0"
+    real = card.get("extra_real")
+    if real:
+        assert real["shippable"] is True and set(real["used"]) <= set(SHIPPABLE), real["used"]
+    assert "digilets" not in card["command"].lower() and "ardis" not in card["command"].lower()
+    (_, _), (x_test, y_test) = mnist
+    x = x_test.astype(np.float32) / 255.0
+    cnn = NumpyCNN.load(SECOND_OPINION)
+    result = evaluate(cnn.probabilities(x), y_test)
+    assert result.accuracy >= 0.994 and result.accuracy == pytest.approx(card["mnist_test_accuracy"], abs=1e-4)
+    np.testing.assert_allclose(
+        cnn.probabilities(x[:128]), load_model(SECOND_OPINION)(x[:128], training=False).numpy(), atol=1e-4
+    )

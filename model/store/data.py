@@ -52,10 +52,21 @@ def load_mnist(
 
 
 def provenance(source: str | os.PathLike | None) -> dict:
-    """Where MNIST came from, for a model card: the file and its sha256, or Keras's download."""
-    if source is None:
-        return {"source": "keras.datasets.mnist", "sha256": None}
-    return {"source": str(source), "sha256": file_sha256(source)}
+    """Where MNIST came from, for a model card: the file and its sha256 (or Keras's download), its licence."""
+    where = (
+        {"source": "keras.datasets.mnist", "sha256": None}
+        if source is None
+        else {"source": str(source), "sha256": file_sha256(source)}
+    )
+    return where | MNIST_LICENCE
+
+
+# What a card says of MNIST wherever it came from: a network learnt from it may be passed on with this credit.
+MNIST_LICENCE = {
+    "licence": "CC BY-SA 3.0",
+    "attribution": "Y. LeCun, C. Cortes and C. J. C. Burges, The MNIST database of handwritten digits "
+    "(from NIST Special Databases 1 and 3)",
+}
 
 
 def mnist_source(path: str | os.PathLike | None = None) -> Path | None:
