@@ -85,20 +85,23 @@ class Servers:
             self.owner.kill()
 
 
-def page_env(home: Path) -> dict:
+PUBLIC = "owner_on_this_machine = false\n"  # the benchmark's browsers are visitors, not the owner
+
+
+def page_env(home: Path, secrets: str = PUBLIC) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     model = home / "model" / "mnist_ann.keras"
     model.parent.mkdir(parents=True, exist_ok=True)
     copy_network_file(ROOT / "model" / "mnist_ann.keras", model)
-    (home / "secrets.toml").write_text("owner_on_this_machine = false\n")
+    (home / "secrets.toml").write_text(secrets)
     env = {**os.environ, "MODEL_PATH": str(model), "SAMPLES_DATABASE_URL": f"sqlite:///{home / 'samples.sqlite3'}"}
     env.pop("DASK_SCHEDULER_ADDRESS", None)
     return env
 
 
-def one_server(script: str, home: Path) -> Servers:
+def one_server(script: str, home: Path, secrets: str = PUBLIC) -> Servers:
     port = free_port()
-    env = page_env(home)
+    env = page_env(home, secrets)
     log = home / f"{Path(script).stem}.log"
     command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)]
     command += ["--server.address", "127.0.0.1", "--secrets.files", str(home / "secrets.toml")]
@@ -108,12 +111,12 @@ def one_server(script: str, home: Path) -> Servers:
     return Servers(url, [process], [log], process)
 
 
-def replicas(count: int, home: Path) -> Servers:
+def replicas(count: int, home: Path, secrets: str = PUBLIC) -> Servers:
     port = free_port() if count == 1 else _free_run(count + 1)
     command = [sys.executable, str(ROOT / "scripts" / "serve.py"), "--replicas", str(count), "--port", str(port)]
     command += ["--bind", "127.0.0.1", "--logs", str(home / "logs")]
     command += ["--", "--secrets.files", str(home / "secrets.toml")]
-    env = page_env(home)
+    env = page_env(home, secrets)
     owner = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(home / "serve.log", "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, owner, timeout_s=240)

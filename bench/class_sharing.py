@@ -138,13 +138,13 @@ def plain_fit_seconds(base, shared, mnist) -> float:
     (x_train, y_train), _ = mnist
     x, y = training_mix(x_train, y_train, shared.train_x, shared.train_y, 0, mnist_subset=len(x_train))
     model = to_keras(base.net, dropout=base.card.dropout)
-    model.compile(keras.optimizers.Adam(LEARNING_RATE), "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(keras.optimizers.Adam(LEARNING_RATE), "sparse_categorical_crossentropy", metrics=["accuracy"])
     started = time.perf_counter()
     model.fit(x / 255.0, y, epochs=EPOCHS, batch_size=128, validation_split=0.05, verbose=0)
     return time.perf_counter() - started
 
 
-def run(prepared: str) -> dict:
+def run(prepared: str, base_path: str | None = None) -> dict:
     from model.reading.cnn import NumpyCNN
     from model.reading.network import ModelFileError
     from model.store.data import load_mnist, mnist_source
@@ -158,7 +158,7 @@ def run(prepared: str) -> dict:
     pens = real.pens["digilets"]
     writers = np.random.default_rng(SEED).permutation(np.unique(pens.writer))
     judges = judge_arrays(prepared)
-    base = read_network_file(SHIPPED, "Shipped")
+    base = read_network_file(base_path or SHIPPED, "Shipped")
     try:
         second = NumpyCNN.load(SECOND_OPINION)
     except ModelFileError:
@@ -189,7 +189,7 @@ def run(prepared: str) -> dict:
     }
 
 
-def markdown(r: dict, command: str) -> str:
+def markdown(r: dict, command: str, base: str | None = None) -> str:
     def error(report, key):
         return 1 - report[key]
 
@@ -216,15 +216,17 @@ def markdown(r: dict, command: str) -> str:
     worst = max(drops, key=lambda item: item[1])
     return "\n".join(
         [
-            "## Learning from the class: shared handwriting (issue 26)",
+            f"### The same class, retraining {base} instead of the shipped network"
+            if base
+            else "## Learning from the class: shared handwriting (issue 26)",
             "",
-            f"`{command}` — {machine()}. {__doc__.split(chr(10) + chr(10))[1].strip()}",
+            f"`{command}` — {machine()}." + ("" if base else " " + " ".join(__doc__.split("\n\n")[2].split())),
             "",
             table(
                 [
                     "contributors",
                     "samples trained on",
-                    "DigiLeTs judge error, shipped → retrained (ratio)",
+                    "DigiLeTs judge error, before → retrained (ratio)",
                     "UNIPEN judge",
                     "held-out contributors",
                     "MNIST test",
@@ -254,13 +256,16 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepared", default=str(Path(__file__).resolve().parent.parent / "data" / "real_writers"))
+    parser.add_argument(
+        "--base", help="retrain this network instead of the shipped one (e.g. an earlier shipped network)"
+    )
     parser.add_argument("--write", action="store_true", help="rewrite the class-sharing section of BENCHMARKS.md")
     args = parser.parse_args(argv)
-    result = run(args.prepared)
-    text = markdown(result, shlex.join(["python", "-m", "bench.class_sharing", *(argv or sys.argv[1:])]))
+    result = run(args.prepared, args.base)
+    text = markdown(result, shlex.join(["python", "-m", "bench.class_sharing", *(argv or sys.argv[1:])]), args.base)
     print(text)
     if args.write:
-        replace_section("class_sharing", text)
+        replace_section("class_sharing" if args.base is None else f"class_sharing_{Path(args.base).stem}", text)
     return 0
 
 

@@ -36,7 +36,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench.capacity import load, one_server, replicas, warm
+from bench.capacity import PUBLIC, load, one_server, replicas, warm
 from bench.processes import cpu_seconds, rss_mb
 from bench.report import machine, replace_section, table
 from testkit.protocol import ProtocolError, Session
@@ -44,6 +44,7 @@ from testkit.strokes import drawings, string_array
 
 GRIEFER = "203.0.113.66"  # the griefer's address, as the server sees it
 RUN_LIMIT_S = 45
+SECRETS = PUBLIC + 'admin_password = "the owner knows it, the griefer does not"\n'  # so there is a password to guess
 MB = 1 << 20
 
 
@@ -61,9 +62,10 @@ def stroke(session: Session, n: int = 0):
 
 
 def said(run) -> str:
-    """What the page said to the visitor in this run: its alerts and toasts, first one."""
+    """What the page said to the visitor in this run: its last alert or toast (a full run's first alert is
+    the page's standing introduction)."""
     words = [a.body for a in run.find("alert")] + [t.body for t in run.find("toast")]
-    return words[0] if words else ""
+    return words[-1] if words else ""
 
 
 def save_sample(session: Session, label: int) -> str:
@@ -124,7 +126,7 @@ def upload_flood(url: str, where: dict) -> str:
         except urllib.error.HTTPError:
             refused += 1
     session.close()
-    return f"30 sent, {30 - refused} taken; the page keeps its last 2"
+    return f"30 sent, {30 - refused} answered 200, {refused} refused"
 
 
 def queue_grab(url: str, where: dict, pages: int = 45) -> tuple[str, list[Session]]:
@@ -246,6 +248,7 @@ def griefer_loop(url: str, where: dict, stop: threading.Event, log: list) -> Non
 
 def honest_load(servers, seconds: float, home: Path, griefer_where: dict | None) -> dict:
     """20 visitors drawing (2 of them training) for `seconds`, with the griefer running or not."""
+    home.mkdir(parents=True, exist_ok=True)
     stop, log = threading.Event(), []
     griefer = None
     if griefer_where is not None:
@@ -264,7 +267,7 @@ def run(seconds: float) -> dict:
     home = Path(tempfile.mkdtemp(prefix="griefers-"))
     os.environ["READMYDIGIT_MAX_RUN_SECONDS"] = str(RUN_LIMIT_S)  # the servers started below inherit it
     results: dict = {}
-    servers = one_server("app.py", home / "attacks")
+    servers = one_server("app.py", home / "attacks", SECRETS)
     try:
         warm(servers)
         results["rows"], results["nothing_lost"] = attack_rows(
@@ -273,8 +276,8 @@ def run(seconds: float) -> dict:
     finally:
         servers.stop()
     for mode, start, where in (
-        ("one server", lambda h: one_server("app.py", h), {"forwarded_for": GRIEFER}),
-        ("2 replicas behind the proxy", lambda h: replicas(2, h), {"source": "127.0.9.9"}),
+        ("one server", lambda h: one_server("app.py", h, SECRETS), {"forwarded_for": GRIEFER}),
+        ("2 replicas behind the proxy", lambda h: replicas(2, h, SECRETS), {"source": "127.0.9.9"}),
     ):
         servers = start(home / mode.replace(" ", "-"))
         try:
