@@ -211,11 +211,12 @@ def test_warm_up_leaves_the_sidebars_default_network_compiled_on_the_worker(trai
 def test_runs_start_in_the_order_visitors_asked_not_the_order_they_reached_the_queue(training_cluster):
     queue = JobService()
     long = TrainConfig(hidden=(16,), epochs=50, batch_size=8)
-    blocker = queue.submit("visitor-h", Kind.TRAIN, TrainSpec(long, ""))
+    blocker = queue.submit("visitor-h", Kind.TRAIN, TrainSpec(long, ""), address="198.51.100.1")
     wait_for_progress(blocker)
     now = time.time()
-    later = queue.submit("visitor-i", Kind.TRAIN, TrainSpec(CONFIG, ""), asked=now)
-    earlier = queue.submit("visitor-j", Kind.TRAIN, TrainSpec(CONFIG, ""), asked=now - 1)
+    # Three visitors from three addresses: an address's second run would wait behind every first turn.
+    later = queue.submit("visitor-i", Kind.TRAIN, TrainSpec(CONFIG, ""), asked=now, address="198.51.100.2")
+    earlier = queue.submit("visitor-j", Kind.TRAIN, TrainSpec(CONFIG, ""), asked=now - 1, address="198.51.100.3")
     assert (earlier.ahead, later.ahead) == (1, 2)
     time.sleep(1)  # time enough for Dask to send a run ahead to the busy worker, if it did
     blocker.stop()

@@ -64,6 +64,7 @@ def test_one_contributor_sharing_300_wrong_labels_changes_next_to_nothing(class_
     assert after["mnist"] >= before["mnist"] - 0.001, "MNIST test drops by at most 0.1 point"
     drops = [b - a for b, a in zip(before["held_out_per_digit"], after["held_out_per_digit"]) if b is not None]
     assert max(drops) <= 0.01, f"no digit of the held-out contributors drops by more than 1 point: {drops}"
+    assert sevens_in_ones(poisoned.net, shared) < 0.01, "the held-out 1s keep next to no belief in the poisoner's 7"
     report = poisoned.card.other["shared"]
     assert report["held_out_contributors"] == 3 and report["contributors"] == len(np.unique(shared.train_contributors))
     assert report["before"]["mnist"] > 0.99 and report["trained_on"] == len(shared.train_y)
@@ -89,5 +90,14 @@ def test_without_flags_and_caps_the_same_poison_would_teach_it(class_and_mnist):
         0,
     )
     taught = retrain_with_shared(base, mnist, shared, judges={}, epochs=1)
-    ones = taught.card.other["shared"]["after"]["held_out_per_digit"][1]
-    assert ones < 0.99, f"the held-out contributors' 1s, read {ones:.1%} right after learning 300 mislabelled ones"
+    # A network that reads 1s this well still reads them as 1s after one epoch (measured: 100%), but it
+    # now gives 7 a few percent on average (measured 7.4%, against under 0.0001% before and after the
+    # protected retrain above): the poison taught it, and the flags and the cap are what stopped it.
+    belief = sevens_in_ones(taught.net, shared)
+    assert belief > 0.03, f"the held-out 1s give 7 only {belief:.2%} after learning 300 mislabelled ones"
+
+
+def sevens_in_ones(net, shared) -> float:
+    """The mean probability the network gives the poisoner's label, 7, to the held-out contributors' 1s."""
+    ones = shared.held_x[shared.held_y == 1] / 255.0
+    return float(net.probabilities(ones)[:, 7].mean())

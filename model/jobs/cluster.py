@@ -109,10 +109,12 @@ def local_cluster(n_workers: int | None = None, env: dict | None = None):
     cores = os.cpu_count() or 1
     n_workers = n_workers or max(1, cores // LOCAL_WORKER_CORES)
     env = {**training_env(max(1, cores // n_workers)), **(env or {})}
-    # Dask sends a worker one task more than it has slots, ahead of time; a run sent ahead would start
-    # before one asked for earlier that reached the scheduler later. One at a time keeps the queue's
-    # order. (The scheduler's process reads this from its environment, which it inherits from ours.)
-    os.environ.setdefault("DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION", "1.0")
+    # Saturation 1.0 holds back only tasks of a group larger than twice the cluster's threads: with one
+    # run going, the next was sent ahead to the busy worker and started before one asked for earlier
+    # that the scheduler still held. Sent at once ("inf"), every waiting run lies in the worker's own
+    # line, which it takes in priority order: the order visitors asked in. (The scheduler's process
+    # reads this from its environment, which it inherits from ours.)
+    os.environ.setdefault("DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION", "inf")
     # Every process of the cluster ends with this one, even after a `kill -9` (`model.jobs.lifeline`).
     os.environ[LIFELINE_PARENT_VAR] = str(os.getpid())
     lifeline = ["model.jobs.lifeline"]
@@ -208,12 +210,35 @@ def scheduler_line(dask_scheduler) -> list[tuple[str, str, tuple]]:
     """Run on the scheduler: every visitor's job there, from any server, as (key, state, Dask's priority).
 
     Dask runs the smallest priority tuple first; "processing" is a run a
-    worker has (one per worker at a time: see `local_cluster`). This reads
-    `Scheduler.tasks` and each `TaskState`'s key, state and priority, which
-    Dask does not promise to keep: tests/test_jobs.py checks them.
+    worker is running. Every run is sent to a worker at once (see
+    `local_cluster`), where it waits in the worker's own line, so of a
+    worker's tasks beyond its threads only those its last heartbeat (every
+    second) said it runs are "processing", the others "queued"; before a
+    heartbeat says so, the ones it was sent first (Dask's generation, the
+    second of the tuple). This reads `Scheduler.tasks`, each `TaskState`'s
+    key, state, priority and worker, and `WorkerState.processing`,
+    `executing` and `nthreads`, which Dask does not promise to keep:
+    tests/test_jobs.py checks them.
     """
+
+    def running(worker) -> set:
+        if len(worker.processing) <= worker.nthreads:
+            return set(worker.processing)
+        known = {ts for ts in worker.processing if ts in worker.executing}
+        return known or set(sorted(worker.processing, key=lambda ts: ts.priority[1:])[: worker.nthreads])
+
+    workers = {}
+
+    def state(ts) -> str:
+        worker = ts.processing_on
+        if ts.state != "processing" or worker is None:
+            return ts.state
+        if worker.address not in workers:
+            workers[worker.address] = running(worker)
+        return "processing" if ts in workers[worker.address] else "queued"
+
     return [
-        (ts.key, ts.state, tuple(ts.priority or ()))
+        (ts.key, state(ts), tuple(ts.priority or ()))
         for ts in dask_scheduler.tasks.values()
         if isinstance(ts.key, str) and ts.key.startswith(JOB_KEY) and ts.state in (*WAITING_STATES, "processing")
     ]
