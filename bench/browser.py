@@ -55,12 +55,12 @@ WATCH = """
 class Server:
     """`streamlit run` in the background, timed from its start."""
 
-    def __init__(self, script: str, env: dict | None = None):
+    def __init__(self, script: str, env: dict | None = None, args: list[str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            streamlit_command(script, self.port),
+            streamlit_command(script, self.port, args),
             cwd=ROOT,
             env={**os.environ, **(env or {})},
             stdout=subprocess.DEVNULL,

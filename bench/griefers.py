@@ -53,10 +53,18 @@ SECRETS = PUBLIC + 'admin_password = "the owner knows it, the griefer does not"\
 MB = 1 << 20
 
 
+class Refused(ProtocolError):
+    """The page said why it did not open (too many pages from the griefer's address)."""
+
+
 def page(url: str, where: dict) -> Session:
     session = Session(f"{url}/", timeout_s=30, **where)
     first = session.connect()
-    session.fragment = next(f for _, f, e in first.elements if e.WhichOneof("type") == "bidi_component")
+    canvas = [f for _, f, e in first.elements if e.WhichOneof("type") == "bidi_component"]
+    if not canvas:
+        session.close()
+        raise Refused(said(first) or "the page opened without its canvas")
+    session.fragment = canvas[0]
     return session
 
 
@@ -92,7 +100,11 @@ def many_collections(url: str, where: dict) -> str:
     """Page loads that each save a sample: each would make a new collection of up to 2,000 samples."""
     made, refusal = 0, ""
     for n in range(130):
-        session = page(url, where)
+        try:
+            session = page(url, where)
+        except Refused as error:
+            refusal = str(error)
+            break
         stroke(session, n)
         answer = save_sample(session, n % 10)
         session.close()
@@ -141,7 +153,11 @@ def queue_grab(url: str, where: dict, pages: int = 45) -> tuple[str, list[Sessio
     """Many pages, each pressing Train with the largest run the sidebar allows."""
     held, refusal = [], ""
     for _ in range(pages):
-        session = page(url, where)
+        try:
+            session = page(url, where)
+        except Refused as error:
+            refusal = str(error)
+            break
         session.set("text_input", "Hidden layers", "1024, 1024, 1024, 1024")
         session.set("number_input", "Epochs", 50)
         run = session.press("button", "FormSubmitter:train-Train")
@@ -154,11 +170,32 @@ def queue_grab(url: str, where: dict, pages: int = 45) -> tuple[str, list[Sessio
     return f"{len(held)} runs taken of {pages} asked, then: “{refusal}”", held
 
 
+def page_flood(url: str, where: dict, pages: int = 200) -> str:
+    """Page loads, each closed at once: what each costs the server until its address is refused, and after."""
+    opened = 0
+    for _ in range(pages):
+        try:
+            page(url, where).close()
+            opened += 1
+        except Refused as error:
+            refused = 1
+            for _ in range(20):  # what a refused page costs: these are in the row's CPU too
+                try:
+                    page(url, where).close()
+                except Refused:
+                    refused += 1
+            return f"{opened} more opened, then {refused} refused: “{error}”"
+    return f"{opened} opened, never refused"
+
+
 def password_guesses(url: str, _where: dict) -> str:
     """Admin password guesses from ever-new addresses of one IPv6 /64, each a new page."""
     tried = 0
     for n in range(40):
-        session = page(url, {"forwarded_for": f"2001:db8:0:1::{n + 1:x}"})
+        try:
+            session = page(url, {"forwarded_for": f"2001:db8:0:1::{n + 1:x}"})
+        except Refused as error:
+            return f"{tried} guesses, then: “{error}”"
         session.set("text_input", "Admin password", f"guess {n}")
         run = session.press("button", "FormSubmitter:owner-Unlock")
         answer = said(run)
@@ -212,6 +249,8 @@ def attack_rows(servers, database: str) -> tuple[list[list], bool]:
         cpu, memory, started = cpu_seconds(pid), rss_mb(pid), time.perf_counter()
         try:
             got = attack(servers.url, where)
+        except Refused as error:
+            got = f"the page did not open: “{error}”"
         except (ProtocolError, OSError) as error:
             got = f"the attack failed: {error}"
         rows.append(
@@ -228,6 +267,18 @@ def attack_rows(servers, database: str) -> tuple[list[list], bool]:
     rows.append(["training runs from one address (45 pages, the largest runs)", grabbed, "", "", ""])
     for session in held:
         session.close()
+    cpu, memory, started = cpu_seconds(pid), rss_mb(pid), time.perf_counter()
+    got = page_flood(servers.url, where)
+    rows.append(
+        [
+            "pages opened from one address, after the attacks above",
+            got,
+            f"{cpu_seconds(pid) - cpu:.2f}",
+            f"{rss_mb(pid) - memory:+.0f}",
+            f"{time.perf_counter() - started:.0f}",
+        ]
+    )
+    print(rows[-1], flush=True)
     kept = SampleStore(key, url=database)
     after = [entry["id"] for entry in kept.entries()]
     return rows, len(before) == 5 and after == before and all(kept.load(i) is not None for i in after)

@@ -180,10 +180,22 @@ def four_visitors(browser, url: str, visitors: int, epochs: int) -> dict:
     }
 
 
+def public_secrets() -> list[str]:
+    """Streamlit's arguments for a public server: the browsers here are visitors, not the owner (at the server,
+    every page would share the owner's collection, which has one run at a time)."""
+    import tempfile
+
+    from bench.capacity import PUBLIC
+
+    path = Path(tempfile.mkdtemp(prefix="training-queue-")) / "secrets.toml"
+    path.write_text(PUBLIC)
+    return ["--secrets.files", str(path)]
+
+
 @contextmanager
 def fresh_server_page(browser):
     """A new server (so that its first run is a first run) and a page on it with the canvas drawn."""
-    server = Server("app.py")
+    server = Server("app.py", args=public_secrets())
     server.wait_until_up()
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
@@ -208,6 +220,7 @@ def fresh_served_page(browser):
 
     port = free_port()
     command = [sys.executable, "scripts/serve.py", "--replicas", "1", "--port", str(port), "--bind", "127.0.0.1"]
+    command += ["--", *public_secrets()]
     serve = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     children = []
     try:

@@ -150,6 +150,7 @@ COLLECTIONS_PER_ADDRESS = _limit("COLLECTIONS_PER_ADDRESS", 100, "new collection
 SAVES_PER_ADDRESS = _limit("SAVES_PER_ADDRESS", 1_000, "samples saved from one address in a minute")
 IMPORTS_PER_ADDRESS = _limit("IMPORTS_PER_ADDRESS", 100, "imports from one address in an hour")
 PAGES_PER_ADDRESS = _limit("PAGES_PER_ADDRESS", 60, "pages open at once from one address on one server")
+NEW_PAGES_PER_ADDRESS = _limit("NEW_PAGES_PER_ADDRESS", 150, "pages opened from one address in 10 minutes")
 UPLOAD_MB_PER_ADDRESS = _limit("UPLOAD_MB_PER_ADDRESS", 64, "MB of uploaded files one address's pages hold")
 RUNS_PER_ADDRESS = _limit("RUNS_PER_ADDRESS", 40, "training runs waiting or running for one address")
 

@@ -65,3 +65,17 @@ def test_an_address_gets_its_share_of_open_pages_and_closed_pages_make_room():
     assert registry.note("other", "198.51.100.1", alive), "another address is not held back"
     open_pages.discard("p0")
     assert registry.note(f"p{PAGES_PER_ADDRESS}", "203.0.113.9", alive), "a closed page makes room"
+
+
+def test_an_address_opens_a_bounded_number_of_pages_and_another_address_is_not_held_back():
+    """Each page costs the server about a sixth of a second of CPU to open: past its share in 10 minutes, an
+    address's new pages get one sentence instead (`ui.guard.admit_page` shows it and stops)."""
+    from model.settings import NEW_PAGES_PER_ADDRESS
+    from ui.guard import new_page_refusal
+
+    answers = [new_page_refusal("203.0.113.77") for _ in range(NEW_PAGES_PER_ADDRESS + 1)]
+    assert answers[:-1] == [None] * NEW_PAGES_PER_ADDRESS
+    assert answers[-1].startswith("Many pages of this app were opened from your address") and answers[-1].endswith(
+        "then reload this page."
+    ), answers[-1]
+    assert new_page_refusal("198.51.100.77") is None, "another address opens its page"

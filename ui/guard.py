@@ -5,8 +5,10 @@ opening hundreds, nor from sending its session's upload endpoint file after
 file (kept in memory while the page lives). Two bounds, once per process:
 
 - **pages**: each page registers its session with its address at every full
-  run; past `PAGES_PER_ADDRESS` live pages from one address, a page says so
-  in a sentence and does nothing else;
+  run; past `PAGES_PER_ADDRESS` live pages from one address, or
+  `NEW_PAGES_PER_ADDRESS` opened from it in 10 minutes, a page says so in a
+  sentence and does nothing else (a page costs the server about a sixth of a
+  second of CPU to open; a refused one next to nothing);
 - **uploads**: every file a page uploads is weighed as it arrives; past two
   files for a page, `UPLOAD_MB_PER_ADDRESS` for an address or
   `UPLOAD_MB_IN_ALL` for the server, the oldest files go (a visitor imports
@@ -25,10 +27,14 @@ import time
 
 import streamlit as st
 
-from model.settings import PAGES_PER_ADDRESS, UPLOAD_MB_IN_ALL, UPLOAD_MB_PER_ADDRESS
-from ui.access import client_address
+from model.settings import NEW_PAGES_PER_ADDRESS, PAGES_PER_ADDRESS, UPLOAD_MB_IN_ALL, UPLOAD_MB_PER_ADDRESS
+from model.store.db import StoreUnavailable
+from model.store.ratelimit import RateLimit
+from ui import keys
+from ui.access import at_the_server, client_address, over_limit
 
 FILES_PER_PAGE = 2  # the file being imported, and one more arriving
+NEW_PAGES = RateLimit(NEW_PAGES_PER_ADDRESS, 600)  # per address: a class opening its pages, and reloading some
 
 
 class Registry:
@@ -72,6 +78,11 @@ def admit_page() -> None:
     context = get_script_run_ctx()
     if context is None or not runtime.exists():
         return
+    if keys.PAGE_REFUSED not in st.session_state:  # counted once, at the page's first run
+        st.session_state[keys.PAGE_REFUSED] = None if at_the_server() else new_page_refusal(client_address())
+    if st.session_state[keys.PAGE_REFUSED]:
+        st.warning(st.session_state[keys.PAGE_REFUSED])
+        st.stop()
     instance = runtime.get_instance()
     if not registry().note(context.session_id, client_address(), instance.is_active_session):
         st.warning(
@@ -79,6 +90,19 @@ def admit_page() -> None:
             "them and reload this page."
         )
         st.stop()
+
+
+def new_page_refusal(address: str) -> str | None:
+    """Count a page opened from `address`; past `NEW_PAGES_PER_ADDRESS` in 10 minutes, the sentence it shows
+    instead of the app. Without the database the page opens (drawing needs none)."""
+    try:
+        wait = over_limit(NEW_PAGES, f"pages-by-address:{address}")
+    except StoreUnavailable:
+        return None
+    if wait is None:
+        return None
+    wait = wait.replace("try again", "reload this page")
+    return f"Many pages of this app were opened from your address in the last minutes: {wait}"
 
 
 def bound_uploads(manager, address_of) -> None:

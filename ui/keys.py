@@ -27,6 +27,8 @@ DROPPED_NETWORKS = "dropped_networks"  # names just dropped to stay in bounds, t
 MODEL_ERROR = "model_error"  # why the default network could not be read (for everyone)
 MODEL_ERROR_DETAIL = "model_error_detail"  # the same in detail (shown to the owner only)
 
+PAGE_REFUSED = "page_refused"  # why this page was not opened (too many new pages from its address), or None
+
 # Jobs on the training cluster
 JOB = "job"  # this visitor's model.jobs.service.Job, at most one at a time
 JOB_REFUSED = "job_refused"  # why the queue refused a job, to say once

@@ -27,6 +27,9 @@ from ui.session import add_network, job_running, job_service, mnist_problem
 # How often a waiting or running job's progress is shown: each refresh costs the browser and the server CPU
 # that a local training, on the same cores, does not get.
 REFRESH_S = 1.0
+# A waiting job's place changes seldom; a class's forty waiting pages refreshed every second cost the server
+# more than their visitors' drawing.
+WAITING_REFRESH_S = 3.0
 # The refresh before a run's end waits this much longer than the time it has left, for its network (scoring
 # the test set, sending it back), rather than leaving it to the next refresh.
 LAST_MOMENT_S = 0.3
@@ -132,7 +135,9 @@ def job_status() -> None:
     if job is None:
         return
 
-    @st.fragment(run_every=None if job.finished else REFRESH_S)
+    every = None if job.finished else WAITING_REFRESH_S if job.state == "waiting" else REFRESH_S
+
+    @st.fragment(run_every=every)
     def live():
         from ui.charts import curves_spec
 
@@ -140,6 +145,8 @@ def job_status() -> None:
         left = job.seconds_left()
         if left is not None and left < REFRESH_S:  # it ends before the next refresh: show its network at once
             job.ended.wait(left + LAST_MOMENT_S)
+        if every == WAITING_REFRESH_S and job.state == "running":
+            st.rerun()  # it started: the whole page again, to refresh at a running job's pace
         st.progress(job.fraction, text=f"{job.name.capitalize()}: {job.status}")
         if not job.finished:
             st.button(f"Stop {job.name}", on_click=job.stop)
