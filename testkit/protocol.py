@@ -356,6 +356,8 @@ class Session:
     def _drain(self) -> None:
         """Read whatever has arrived without waiting (e.g. a full run the server started itself)."""
         run = Run(status="", seconds=0.0)
+        if self.ws.sock is None:  # the server closed it (a page it refused, a server restarted)
+            raise ProtocolError("The websocket closed.")
         self.ws.settimeout(self.timeout_s)
         try:
             while select.select([self.ws.sock], [], [], 0)[0]:

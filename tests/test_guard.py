@@ -68,8 +68,8 @@ def test_an_address_gets_its_share_of_open_pages_and_closed_pages_make_room():
 
 
 def test_an_address_opens_a_bounded_number_of_pages_and_another_address_is_not_held_back():
-    """Each page costs the server about a sixth of a second of CPU to open: past its share in 10 minutes, an
-    address's new pages get one sentence instead (`ui.guard.admit_page` shows it and stops)."""
+    """Past its share of pages opened in 10 minutes, an address's new pages get one sentence instead
+    (`ui.guard.admit_page` shows it and stops)."""
     from model.settings import NEW_PAGES_PER_ADDRESS
     from ui.guard import new_page_refusal
 

@@ -7,8 +7,7 @@ file (kept in memory while the page lives). Two bounds, once per process:
 - **pages**: each page registers its session with its address at every full
   run; past `PAGES_PER_ADDRESS` live pages from one address, or
   `NEW_PAGES_PER_ADDRESS` opened from it in 10 minutes, a page says so in a
-  sentence and does nothing else (a page costs the server about a sixth of a
-  second of CPU to open; a refused one next to nothing);
+  sentence and does nothing else (each page holds a session on the server);
 - **uploads**: every file a page uploads is weighed as it arrives; past two
   files for a page, `UPLOAD_MB_PER_ADDRESS` for an address or
   `UPLOAD_MB_IN_ALL` for the server, the oldest files go (a visitor imports
