@@ -255,7 +255,7 @@ def test_a_class_shares_the_owner_retrains_and_everyone_meets_the_new_default(br
     expect(owner.get_by_text("held-out contributors:")).to_be_visible(timeout=30_000)
     learnt = owner.get_by_text("learnt from").inner_text()
     assert "of 2 contributors" in learnt and "of 3 held-out contributors" in learnt, learnt
-    expect(owner.get_by_text("MNIST test set")).to_be_visible()  # before and after, side by side
+    expect(owner.get_by_text("MNIST test set", exact=True)).to_be_visible()  # before and after, side by side
     owner.screenshot(path=ARTIFACTS / "class.png", full_page=True)
     retrained = listed(owner, "Class #1")
     sidebar.get_by_role("button", name="Save as default").click()

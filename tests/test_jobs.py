@@ -358,7 +358,12 @@ def test_the_one_dask_internal_used_still_says_what_the_line_needs(training_clus
     running = queue.submit("visitor-p", Kind.TRAIN, TrainSpec(long, ""))
     wait_for_progress(running)
     waiting = queue.submit("visitor-q", Kind.TRAIN, TrainSpec(CONFIG, ""))
-    line = {key: (state, priority) for key, state, priority in training_cluster.run_on_scheduler(scheduler_line)}
+    deadline = time.time() + 30
+    while True:  # the client sends a submitted task to the scheduler in the background
+        line = {key: (state, priority) for key, state, priority in training_cluster.run_on_scheduler(scheduler_line)}
+        if waiting.key in line or time.time() > deadline:
+            break
+        time.sleep(0.1)
     assert line[running.key][0] == "processing"
     assert line[waiting.key][0] in WAITING_STATES
     assert line[waiting.key][1][0] == pytest.approx(-_order(waiting)), "Dask runs the smallest tuple first"
