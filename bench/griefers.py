@@ -243,45 +243,38 @@ def attack_rows(servers, database: str) -> tuple[list[list], bool]:
     with reading("find the honest visitor's collection", database) as db:
         key = db.execute(select(collections.c.key).order_by(collections.c.id)).scalars().first()
     before = [entry["id"] for entry in SampleStore(key, url=database).entries()]
-    rows = []
     pid = servers.pids[0]
-    for name, attack in ATTACKS:
-        cpu, memory, started = cpu_seconds(pid), rss_mb(pid), time.perf_counter()
-        try:
-            got = attack(servers.url, where)
-        except Refused as error:
-            got = f"the page did not open: “{error}”"
-        except (ProtocolError, OSError) as error:
-            got = f"the attack failed: {error}"
-        rows.append(
-            [
-                name,
-                got,
-                f"{cpu_seconds(pid) - cpu:.2f}",
-                f"{rss_mb(pid) - memory:+.0f}",
-                f"{time.perf_counter() - started:.0f}",
-            ]
-        )
-        print(rows[-1], flush=True)
+    rows = [measured_row(pid, name, attack, servers.url, where) for name, attack in ATTACKS]
     grabbed, held = queue_grab(servers.url, where)
     rows.append(["training runs from one address (45 pages, the largest runs)", grabbed, "", "", ""])
     for session in held:
         session.close()
-    cpu, memory, started = cpu_seconds(pid), rss_mb(pid), time.perf_counter()
-    got = page_flood(servers.url, where)
     rows.append(
-        [
-            "pages opened from one address, after the attacks above",
-            got,
-            f"{cpu_seconds(pid) - cpu:.2f}",
-            f"{rss_mb(pid) - memory:+.0f}",
-            f"{time.perf_counter() - started:.0f}",
-        ]
+        measured_row(pid, "pages opened from one address, after the attacks above", page_flood, servers.url, where)
     )
-    print(rows[-1], flush=True)
     kept = SampleStore(key, url=database)
     after = [entry["id"] for entry in kept.entries()]
     return rows, len(before) == 5 and after == before and all(kept.load(i) is not None for i in after)
+
+
+def measured_row(pid: int, name: str, attack, url: str, where: dict) -> list:
+    """One attack alone: what it got, and the server's CPU, memory growth and wall time for it."""
+    cpu, memory, started = cpu_seconds(pid), rss_mb(pid), time.perf_counter()
+    try:
+        got = attack(url, where)
+    except Refused as error:
+        got = f"the page did not open: “{error}”"
+    except (ProtocolError, OSError) as error:
+        got = f"the attack failed: {error}"
+    row = [
+        name,
+        got,
+        f"{cpu_seconds(pid) - cpu:.2f}",
+        f"{rss_mb(pid) - memory:+.0f}",
+        f"{time.perf_counter() - started:.0f}",
+    ]
+    print(row, flush=True)
+    return row
 
 
 def griefer_loop(url: str, where: dict, stop: threading.Event, log: list) -> None:
